@@ -3,8 +3,68 @@
  */
 package dev.ferry.cli;
 
-public final class Main {
+import java.io.PrintWriter;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+
+/** The {@code ferry} command. */
+@Command(name = "ferry",
+        mixinStandardHelpOptions = true,
+        versionProvider = Main.Version.class,
+        description = "Live migration, snapshots and replication of running guests.",
+        subcommands = {RunCommand.class, IncomingCommand.class, DemoCommand.class})
+public final class Main implements Runnable {
+    /** Exit statuses shared by the commands. */
+    public static final int OK = 0;
+    public static final int ERROR = 1;
+    public static final int USAGE = 2;
+    /** A migration failed; the source guest kept running. */
+    public static final int MIGRATION_FAILED = 3;
+    /** A migration was aborted (policy, user, or the source); the source guest kept running. */
+    public static final int MIGRATION_ABORTED = 4;
+    /** The guest's check of its own memory failed. */
+    public static final int CHECK_FAILED = 5;
+
+    @CommandLine.Spec
+    CommandLine.Model.CommandSpec spec;
+
+    @Override
+    public void run() {
+        spec.commandLine().usage(spec.commandLine().getOut());
+    }
+
     public static void main(String[] args) {
-        System.out.println("ferry");
+        System.exit(execute(args));
+    }
+
+    /** Runs the command line and returns the exit status (tests call this in-process). */
+    public static int execute(String... args) {
+        CommandLine cl = new CommandLine(new Main());
+        cl.setCaseInsensitiveEnumValuesAllowed(true);
+        cl.setParameterExceptionHandler((ex, a) -> {
+            PrintWriter err = ex.getCommandLine().getErr();
+            err.println(ex.getCommandLine().getCommandSpec().qualifiedName() + ": " + ex.getMessage()
+                    + " (see '" + ex.getCommandLine().getCommandSpec().qualifiedName() + " --help')");
+            return USAGE;
+        });
+        cl.setExecutionExceptionHandler((ex, commandLine, parseResult) -> {
+            PrintWriter err = commandLine.getErr();
+            String message = ex.getMessage() != null ? ex.getMessage() : ex.toString();
+            err.println(commandLine.getCommandSpec().qualifiedName() + ": " + message);
+            if (System.getenv("FERRY_DEBUG") != null) {
+                ex.printStackTrace(err);
+            }
+            return ex instanceof IllegalArgumentException ? USAGE : ERROR;
+        });
+        return cl.execute(args);
+    }
+
+    static final class Version implements CommandLine.IVersionProvider {
+        @Override
+        public String[] getVersion() {
+            String v = Main.class.getPackage().getImplementationVersion();
+            return new String[] {"ferry " + (v == null ? "development build" : v) + " on Java "
+                    + Runtime.version()};
+        }
     }
 }

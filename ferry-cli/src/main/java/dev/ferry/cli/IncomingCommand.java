@@ -1,0 +1,151 @@
+/*
+ * Copyright 2026 The Ferry Authors. Licensed under the Apache License, Version 2.0.
+ */
+package dev.ferry.cli;
+
+import dev.ferry.guest.Guest;
+import dev.ferry.guest.GuestCheck;
+import dev.ferry.guest.GuestException;
+import dev.ferry.guest.RamDump;
+import dev.ferry.incoming.IncomingStats;
+import dev.ferry.incoming.MigrationAbortedException;
+import dev.ferry.incoming.StreamLoader;
+import dev.ferry.stream.FrameReader;
+import dev.ferry.stream.StreamFormat;
+import dev.ferry.transport.HostPort;
+import dev.ferry.transport.Tcp;
+import dev.ferry.transport.WatchedChannel;
+import dev.ferry.util.Units;
+import java.io.IOException;
+import java.io.PrintStream;
+import java.nio.channels.ServerSocketChannel;
+import java.nio.channels.SocketChannel;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import java.util.concurrent.Callable;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+/** {@code ferry incoming}: receives one migration, verifies it, resumes the guest. */
+@Command(name = "incoming", mixinStandardHelpOptions = true,
+        description = {"Accept one live migration, load and verify it, and resume the guest.",
+                "Exit status: 0 the guest ran (and passed --verify); 1 the migration failed, 4 the source aborted"
+                        + " it (no guest started); 5 the guest's memory check failed."})
+public final class IncomingCommand implements Callable<Integer> {
+    @Option(names = "--listen", required = true, paramLabel = "HOST:PORT", converter = Converters.Address.class,
+            description = "Address to accept the migration on.")
+    HostPort listen;
+
+    @Option(names = "--run-for", paramLabel = "DURATION", converter = Converters.Time.class,
+            description = "Let the resumed guest run this long, then stop (default: until interrupted).")
+    Duration runFor;
+
+    @Option(names = "--verify", description = "Before exiting, pause the guest and run its workload's memory check.")
+    boolean verify;
+
+    @Option(names = "--dump-ram", paramLabel = "FILE",
+            description = "Write the loaded RAM to FILE before resuming the guest.")
+    Path dumpRam;
+
+    @Option(names = "--stats-json", paramLabel = "FILE", description = "Write the statistics as JSON.")
+    Path statsJson;
+
+    @Option(names = "--peer-timeout", paramLabel = "DURATION", converter = Converters.Time.class,
+            defaultValue = "30s", description = "Give up when the source sends nothing this long (default ${DEFAULT-VALUE}).")
+    Duration peerTimeout;
+
+    @Option(names = "--prealloc", paramLabel = "SIZE", converter = Converters.Size.class,
+            description = "Allocate and fault in this much guest RAM before listening (QEMU's -mem-prealloc), so the"
+                    + " migration does not pay for first touches of fresh memory.")
+    Long prealloc;
+
+    private final PrintStream out = System.out;
+    private final PrintStream err = System.err;
+    private final CountDownLatch interrupted = new CountDownLatch(1);
+
+    @Override
+    public Integer call() throws Exception {
+        IncomingStats stats = new IncomingStats();
+        Map<String, Object> report = new LinkedHashMap<>();
+        Runtime.getRuntime().addShutdownHook(Thread.ofPlatform().unstarted(interrupted::countDown));
+        Guest guest;
+        if (prealloc != null) {
+            long t = System.nanoTime();
+            dev.ferry.memory.AnonymousMemory.preallocate(prealloc, Runtime.getRuntime().availableProcessors());
+            out.printf("preallocated %s of guest RAM in %d ms%n", Units.bytes(prealloc),
+                    (System.nanoTime() - t) / 1_000_000);
+        }
+        try (ServerSocketChannel server = Tcp.listen(listen)) {
+            out.println("listening on " + server.getLocalAddress().toString().replaceFirst("^/", ""));
+            out.flush();
+            SocketChannel socket = Tcp.accept(server);
+            String peer = Tcp.describe(socket);
+            out.println("incoming migration from " + peer);
+            WatchedChannel channel = new WatchedChannel(socket, "source " + peer, peerTimeout);
+            try {
+                FrameReader reader = new FrameReader(channel, "migration stream from " + peer);
+                guest = new StreamLoader(reader, channel, StreamFormat.KNOWN_CAPABILITIES, stats).load();
+            } catch (MigrationAbortedException e) {
+                err.println("ferry incoming: " + e.getMessage() + "; no guest was started");
+                return finish(report, stats, Main.MIGRATION_ABORTED);
+            } catch (IOException | GuestException e) {
+                err.println("ferry incoming: migration failed: " + e.getMessage() + "; no guest was started");
+                return finish(report, stats, Main.ERROR);
+            } finally {
+                channel.close();
+            }
+        }
+        try {
+            if (dumpRam != null) {
+                RamDump.write(guest, dumpRam);
+            }
+            report.put("guest", guest.descriptor().properties());
+            report.put("workload-at-resume", guest.counters());
+            guest.resume();
+            stats.status("running");
+            out.printf("guest resumed: %s of RAM, %s%n", Units.bytes(guest.ramSize()), guest.counters());
+            out.flush();
+            try {
+                if (runFor == null) {
+                    interrupted.await();
+                } else {
+                    interrupted.await(runFor.toNanos(), TimeUnit.NANOSECONDS);
+                }
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+            guest.pause();
+            report.put("workload-at-exit", guest.counters());
+            out.println("guest ran: " + guest.counters());
+            int status = Main.OK;
+            if (verify) {
+                GuestCheck check = guest.check();
+                Map<String, Object> v = new LinkedHashMap<>();
+                v.put("passed", check.passed());
+                v.put("detail", check.detail());
+                report.put("verify", v);
+                out.println("verify: " + (check.passed() ? "PASS " : "FAIL ") + check.detail());
+                if (!check.passed()) {
+                    status = Main.CHECK_FAILED;
+                }
+            }
+            stats.status("finished");
+            return finish(report, stats, status);
+        } finally {
+            guest.close();
+        }
+    }
+
+    private int finish(Map<String, Object> report, IncomingStats stats, int status) throws IOException {
+        report.put("incoming", stats.toMap());
+        report.put("exit-status", status);
+        if (statsJson != null) {
+            Json.write(statsJson, report);
+        }
+        return status;
+    }
+}

@@ -1,0 +1,36 @@
+/*
+ * Copyright 2026 The Ferry Authors. Licensed under the Apache License, Version 2.0.
+ */
+package dev.ferry.cli;
+
+import dev.ferry.policy.Policies;
+import dev.ferry.policy.PrecopyPolicy;
+import dev.ferry.precopy.MigrationParameters;
+import java.util.ArrayList;
+import java.util.List;
+import picocli.CommandLine.Option;
+
+/** Options of an outgoing migration: policy and parameters. */
+final class MigrationOptions {
+    @Option(names = "--policy", paramLabel = "NAME[,opt=value...]",
+            description = "Precopy policy (default: downtime). " + Policies.HELP
+                    + ". Repeat or join with + to compose.")
+    List<String> policies = new ArrayList<>();
+
+    @Option(names = "--downtime-limit", paramLabel = "MS", defaultValue = "300",
+            description = "Longest acceptable downtime in ms (default ${DEFAULT-VALUE}).")
+    long downtimeLimit;
+
+    @Option(names = "--max-bandwidth", paramLabel = "BYTES_PER_S", defaultValue = "0",
+            converter = Converters.Size.class,
+            description = "Cap on the bytes per second sent (default: unlimited); suffixes K, M, G allowed.")
+    long maxBandwidth;
+
+    PrecopyPolicy policy() {
+        return Policies.parse(policies);
+    }
+
+    MigrationParameters parameters() {
+        return new MigrationParameters().downtimeLimitMillis(downtimeLimit).maxBandwidth(maxBandwidth);
+    }
+}

@@ -1,0 +1,364 @@
+/*
+ * Copyright 2026 The Ferry Authors. Licensed under the Apache License, Version 2.0.
+ */
+package dev.ferry.precopy;
+
+import dev.ferry.stream.FrameBuffer;
+import dev.ferry.stream.FrameReader;
+import dev.ferry.stream.FrameType;
+import dev.ferry.stream.PageBatch;
+import dev.ferry.stream.Records;
+import dev.ferry.stream.StreamFormat;
+import dev.ferry.stream.StreamFormatException;
+import dev.ferry.stream.StreamHeader;
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.channels.ReadableByteChannel;
+import java.nio.channels.WritableByteChannel;
+import java.time.Duration;
+import java.util.concurrent.ArrayBlockingQueue;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+
+/**
+ * Sends the migration stream over a channel (a TCP connection, a sequential file), with a background writer so
+ * that scanning and encoding the next batch overlaps sending this one. With a return path (a destination process)
+ * it negotiates capabilities and waits for the destination's verification at completion; a destination error
+ * arriving on the return path fails the migration at the next call.
+ */
+public final class StreamSink implements PageSink {
+    private static final int BATCHES = 3;
+    private static final long KEEPALIVE_NANOS = TimeUnit.SECONDS.toNanos(1);
+
+    private final WritableByteChannel out;
+    private final ReadableByteChannel returnPath;
+    private final String peer;
+    private final ArrayBlockingQueue<PageBatch> free = new ArrayBlockingQueue<>(BATCHES);
+    /** Frames to write in order: finished PageBatches, finished FrameBuffers, or flush latches. */
+    private final ArrayBlockingQueue<Object> queue = new ArrayBlockingQueue<>(BATCHES + 8);
+    private final CompletableFuture<Integer> completeAck = new CompletableFuture<>();
+    private final FrameBuffer keepalive = new FrameBuffer(0);
+    private volatile IOException failure;
+    private volatile long bytesWritten;
+    /** Frames handed to the writer (or written directly), keepalives excepted: COMPLETE carries the count. */
+    private long framesEnqueued;
+    private volatile boolean closing;
+    private Thread writer;
+    private Thread reader;
+
+    /**
+     * @param out where the stream goes
+     * @param returnPath the destination's replies, or null for a target that does not answer (a file)
+     * @param peer names the target in messages ("destination 10.0.0.2:4444")
+     */
+    public StreamSink(WritableByteChannel out, ReadableByteChannel returnPath, String peer) {
+        this.out = out;
+        this.returnPath = returnPath;
+        this.peer = peer;
+        for (int i = 0; i < BATCHES; i++) {
+            free.add(new PageBatch());
+        }
+    }
+
+    @Override
+    public int open(Records.Setup setup, int capabilities) throws IOException {
+        writeFully(StreamHeader.encode());
+        FrameBuffer f = new FrameBuffer(Records.MAX_TEXT + 16);
+        new Records.Hello(capabilities, "ferry " + StreamSink.class.getPackage().getImplementationVersion())
+                .write(f);
+        writeFully(f.finish());
+        framesEnqueued++;
+        int accepted = capabilities;
+        if (returnPath != null) {
+            FrameReader in = new FrameReader(returnPath, "return path from " + peer);
+            try {
+                in.readHeader();
+                FrameType t = in.next();
+                if (t == null) {
+                    throw new IOException(peer + " closed the connection during capability negotiation");
+                }
+                if (t == FrameType.ERROR) {
+                    throw new DestinationException(peer + " refused the migration: "
+                            + Records.Reason.read(in.payload()).text());
+                }
+                if (t != FrameType.HELLO_ACK) {
+                    throw new StreamFormatException(StreamFormatException.Problem.UNEXPECTED_FRAME, in.frameOffset(),
+                            "return path from " + peer + ": expected HELLO_ACK, got " + t);
+                }
+                accepted = Records.HelloAck.read(in.payload()).capabilities();
+                if ((accepted & ~capabilities) != 0) {
+                    throw new IOException(peer + " accepted capabilities that were not offered: 0x"
+                            + Integer.toHexString(accepted));
+                }
+            } catch (StreamFormatException e) {
+                throw e;
+            }
+            reader = Thread.ofVirtual().name("return-path " + peer).start(() -> readReturnPath(in));
+        }
+        FrameBuffer s = new FrameBuffer(StreamFormat.MAX_PAYLOAD);
+        setup.write(s);
+        writeFully(s.finish());
+        framesEnqueued++;
+        writer = Thread.ofPlatform().daemon().name("stream-writer " + peer).start(this::writeLoop);
+        return accepted;
+    }
+
+    private void readReturnPath(FrameReader in) {
+        try {
+            while (true) {
+                FrameType t = in.next();
+                if (t == null) {
+                    if (!closing) {
+                        fail(new IOException("lost connection to " + peer + ": it closed the connection"));
+                    }
+                    return;
+                }
+                switch (t) {
+                    case COMPLETE_ACK -> completeAck.complete(Records.CompleteAck.read(in.payload()).ramDigest());
+                    case ERROR -> {
+                        fail(new DestinationException(peer + " failed: " + Records.Reason.read(in.payload()).text()));
+                        return;
+                    }
+                    default -> {
+                        fail(new StreamFormatException(StreamFormatException.Problem.UNEXPECTED_FRAME,
+                                in.frameOffset(), "return path from " + peer + ": unexpected " + t + " frame"));
+                        return;
+                    }
+                }
+            }
+        } catch (IOException e) {
+            if (!closing) {
+                fail(connectionLost(e));
+            }
+        }
+    }
+
+    private void writeLoop() {
+        long lastWrite = System.nanoTime();
+        try {
+            while (true) {
+                Object item = queue.poll(100, TimeUnit.MILLISECONDS);
+                if (item == null) {
+                    if (closing) {
+                        return;
+                    }
+                    if (System.nanoTime() - lastWrite > KEEPALIVE_NANOS) {
+                        keepalive.begin(FrameType.KEEPALIVE);
+                        writeFully(keepalive.finish());
+                        lastWrite = System.nanoTime();
+                    }
+                    continue;
+                }
+                switch (item) {
+                    case PageBatch b -> {
+                        writeFully(b.buffer());
+                        free.put(b);
+                    }
+                    case ByteBuffer frame -> writeFully(frame);
+                    case CountDownLatch flushed -> flushed.countDown();
+                    default -> throw new IllegalStateException("unexpected queue item " + item);
+                }
+                lastWrite = System.nanoTime();
+            }
+        } catch (IOException e) {
+            fail(connectionLost(e));
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+
+    private IOException connectionLost(IOException e) {
+        if (e instanceof StreamFormatException || e instanceof DestinationException) {
+            return e;
+        }
+        if (e instanceof dev.ferry.transport.WatchedChannel.PeerTimeoutException) {
+            return new IOException("lost connection to " + peer + ": " + e.getMessage());
+        }
+        String m = e.getMessage();
+        return new IOException("lost connection to " + peer + (m == null ? "" : ": " + m));
+    }
+
+    private synchronized void fail(IOException e) {
+        if (failure == null) {
+            failure = e;
+        }
+        completeAck.completeExceptionally(e);
+    }
+
+    private void check() throws IOException {
+        IOException f = failure;
+        if (f != null) {
+            throw f;
+        }
+    }
+
+    private void writeFully(ByteBuffer b) throws IOException {
+        int n = b.remaining();
+        while (b.hasRemaining()) {
+            out.write(b);
+        }
+        bytesWritten += n;
+    }
+
+    private void enqueue(Object item) throws IOException {
+        if (!(item instanceof CountDownLatch)) {
+            framesEnqueued++;
+        }
+        try {
+            while (!queue.offer(item, 100, TimeUnit.MILLISECONDS)) {
+                check();
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IOException("interrupted");
+        }
+    }
+
+    @Override
+    public PageBatch takeBatch() throws IOException {
+        try {
+            while (true) {
+                check();
+                PageBatch b = free.poll(100, TimeUnit.MILLISECONDS);
+                if (b != null) {
+                    return b;
+                }
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IOException("interrupted");
+        }
+    }
+
+    @Override
+    public long submit(PageBatch batch) throws IOException {
+        check();
+        batch.finish();
+        long n = batch.frameBytes();
+        enqueue(batch);
+        return n;
+    }
+
+    private long control(FrameBuffer f) throws IOException {
+        check();
+        ByteBuffer frame = f.finish();
+        long n = frame.remaining();
+        enqueue(frame);
+        return n;
+    }
+
+    @Override
+    public long endOfRound(int iteration, long pages) throws IOException {
+        FrameBuffer f = new FrameBuffer(16);
+        new Records.EndOfRound(iteration, pages).write(f);
+        return control(f);
+    }
+
+    @Override
+    public long executionState(byte[] state) throws IOException {
+        if (state.length > StreamFormat.MAX_PAYLOAD) {
+            throw new IOException("execution state of " + state.length + " bytes exceeds the frame limit");
+        }
+        FrameBuffer f = new FrameBuffer(state.length);
+        f.begin(FrameType.EXEC_STATE).put(state);
+        return control(f);
+    }
+
+    /** Waits until everything queued so far is written. */
+    public void flush() throws IOException {
+        CountDownLatch done = new CountDownLatch(1);
+        enqueue(done);
+        try {
+            while (!done.await(100, TimeUnit.MILLISECONDS)) {
+                check();
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IOException("interrupted");
+        }
+        check();
+    }
+
+    @Override
+    public void complete(long pageRecords, int ramDigest, Duration timeout) throws IOException {
+        Records.Complete complete = new Records.Complete(pageRecords, framesEnqueued, ramDigest);
+        FrameBuffer f = new FrameBuffer(32);
+        complete.write(f);
+        control(f);
+        flush();
+        if (returnPath == null) {
+            return;
+        }
+        try {
+            int digest = completeAck.get(timeout.toMillis(), TimeUnit.MILLISECONDS);
+            if (digest != complete.ramDigest()) {
+                throw new IOException(peer + " acknowledged RAM digest 0x" + Integer.toHexString(digest)
+                        + ", but the source's is 0x" + Integer.toHexString(complete.ramDigest()));
+            }
+        } catch (TimeoutException e) {
+            throw new IOException(peer + " did not confirm completion within " + timeout.toSeconds() + " s");
+        } catch (ExecutionException e) {
+            throw e.getCause() instanceof IOException io ? io : new IOException(e.getCause());
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IOException("interrupted");
+        }
+    }
+
+    @Override
+    public void handover() throws IOException {
+        FrameBuffer f = new FrameBuffer(0);
+        f.begin(FrameType.HANDOVER);
+        control(f);
+        flush();
+    }
+
+    @Override
+    public void abort(String reason) {
+        try {
+            if (failure == null && writer != null) {
+                FrameBuffer f = new FrameBuffer(Records.MAX_TEXT + 2);
+                new Records.Reason(reason).write(f, FrameType.ABORT);
+                control(f);
+                flush();
+            }
+        } catch (IOException ignored) {
+            // best effort: the connection may be the reason for the abort
+        }
+    }
+
+    @Override
+    public long bytesWritten() {
+        return bytesWritten;
+    }
+
+    @Override
+    public void close() {
+        closing = true;
+        if (writer != null) {
+            writer.interrupt();
+        }
+        try {
+            out.close();
+        } catch (IOException ignored) {
+            // nothing to do
+        }
+        if (returnPath != null) {
+            try {
+                returnPath.close();
+            } catch (IOException ignored) {
+                // nothing to do
+            }
+        }
+    }
+
+    /** The destination reported an error of its own. */
+    public static final class DestinationException extends IOException {
+        public DestinationException(String message) {
+            super(message);
+        }
+    }
+}

@@ -1,0 +1,211 @@
+/*
+ * Copyright 2026 The Ferry Authors. Licensed under the Apache License, Version 2.0.
+ */
+package dev.ferry.stats;
+
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * The statistics of one outgoing migration, under the field names of QEMU's {@code query-migrate}. The precopy loop
+ * updates them once per batch; readers (the progress line, the JSON file, a control socket) take a consistent
+ * {@link #toMap() view}. One object, rendered several ways.
+ */
+public final class MigrationStats {
+    /** QEMU's migration statuses that Ferry uses. */
+    public enum Status {
+        SETUP("setup"),
+        ACTIVE("active"),
+        DEVICE("device"),
+        COMPLETED("completed"),
+        FAILED("failed"),
+        CANCELLED("cancelled");
+
+        public final String label;
+
+        Status(String label) {
+            this.label = label;
+        }
+    }
+
+    private final long startNanos = System.nanoTime();
+    private final long pageSize;
+    private final long totalRam;
+    private Status status = Status.SETUP;
+    private long setupNanos = -1;
+    private long endNanos = -1;
+    private long downtimeNanos = -1;
+    private long expectedDowntimeMillis = -1;
+    private long transferred;
+    private long remaining;
+    private long duplicate;
+    private long normal;
+    private long normalBytes;
+    private long dirtyPagesRate;
+    private long dirtySyncCount;
+    private long precopyBytes;
+    private long downtimeBytes;
+    private double bandwidth = -1;
+    private String policy = "";
+    private String errorDesc;
+    private final List<IterationStats> iterations = new ArrayList<>();
+    private final Map<String, Object> extra = new LinkedHashMap<>();
+
+    public MigrationStats(long totalRam, long pageSize) {
+        this.totalRam = totalRam;
+        this.pageSize = pageSize;
+    }
+
+    public synchronized void status(Status s) {
+        status = s;
+        if (s == Status.ACTIVE && setupNanos < 0) {
+            setupNanos = System.nanoTime() - startNanos;
+        }
+        if (s == Status.COMPLETED || s == Status.FAILED || s == Status.CANCELLED) {
+            endNanos = System.nanoTime();
+        }
+    }
+
+    public synchronized Status status() {
+        return status;
+    }
+
+    public synchronized void policy(String description) {
+        policy = description;
+    }
+
+    public synchronized void error(String description) {
+        errorDesc = description;
+    }
+
+    public synchronized String error() {
+        return errorDesc;
+    }
+
+    /** Counts a batch: its zero and normal pages and its bytes, in precopy or in the downtime. */
+    public synchronized void batch(long zeroPages, long normalPages, long normalPageBytes, long wireBytes,
+            boolean duringDowntime) {
+        duplicate += zeroPages;
+        normal += normalPages;
+        normalBytes += normalPageBytes;
+        transferred += wireBytes;
+        if (duringDowntime) {
+            downtimeBytes += wireBytes;
+        } else {
+            precopyBytes += wireBytes;
+        }
+    }
+
+    /** Counts bytes that are not pages (setup, execution state, markers). */
+    public synchronized void controlBytes(long wireBytes, boolean duringDowntime) {
+        batch(0, 0, 0, wireBytes, duringDowntime);
+    }
+
+    public synchronized void estimate(long remainingBytes, long expectedDowntimeMs, double bytesPerSecond) {
+        remaining = remainingBytes;
+        expectedDowntimeMillis = expectedDowntimeMs;
+        bandwidth = bytesPerSecond;
+    }
+
+    public synchronized void dirtySync(long pagesPerSecond) {
+        dirtySyncCount++;
+        dirtyPagesRate = pagesPerSecond;
+    }
+
+    public synchronized void iteration(IterationStats it) {
+        iterations.add(it);
+    }
+
+    public synchronized void downtime(long nanos) {
+        downtimeNanos = nanos;
+    }
+
+    /** Adds a section (e.g. "xbzrle-cache", "workload") to the rendered statistics. */
+    public synchronized void section(String name, Object value) {
+        extra.put(name, value);
+    }
+
+    public synchronized long transferred() {
+        return transferred;
+    }
+
+    public synchronized long downtimeMillis() {
+        return downtimeNanos < 0 ? -1 : downtimeNanos / 1_000_000;
+    }
+
+    public synchronized double downtimeMillisPrecise() {
+        return downtimeNanos < 0 ? -1 : downtimeNanos / 1e6;
+    }
+
+    public synchronized long totalTimeMillis() {
+        long end = endNanos >= 0 ? endNanos : System.nanoTime();
+        return (end - startNanos) / 1_000_000;
+    }
+
+    public synchronized List<IterationStats> iterations() {
+        return List.copyOf(iterations);
+    }
+
+    public synchronized long remaining() {
+        return remaining;
+    }
+
+    public synchronized long expectedDowntimeMillis() {
+        return expectedDowntimeMillis;
+    }
+
+    public synchronized double bandwidth() {
+        return bandwidth;
+    }
+
+    public synchronized long dirtySyncCount() {
+        return dirtySyncCount;
+    }
+
+    /** Megabits per second over the whole migration so far, as QEMU's mbps. */
+    public synchronized double mbps() {
+        long end = endNanos >= 0 ? endNanos : System.nanoTime();
+        double seconds = Math.max(1e-9, (end - startNanos) * 1e-9);
+        return transferred * 8 / seconds / 1e6;
+    }
+
+    /** The query-migrate view, plus Ferry's per-iteration list. */
+    public synchronized Map<String, Object> toMap() {
+        Map<String, Object> m = new LinkedHashMap<>();
+        m.put("status", status.label);
+        m.put("total-time", totalTimeMillis());
+        if (downtimeNanos >= 0) {
+            m.put("downtime", downtimeMillis());
+            m.put("downtime-precise-ms", Math.round(downtimeNanos / 1e3) / 1e3);
+        }
+        m.put("expected-downtime", expectedDowntimeMillis);
+        m.put("setup-time", setupNanos < 0 ? 0 : setupNanos / 1_000_000);
+        if (errorDesc != null) {
+            m.put("error-desc", errorDesc);
+        }
+        Map<String, Object> ram = new LinkedHashMap<>();
+        ram.put("transferred", transferred);
+        ram.put("remaining", remaining);
+        ram.put("total", totalRam);
+        ram.put("duplicate", duplicate);
+        ram.put("normal", normal);
+        ram.put("normal-bytes", normalBytes);
+        ram.put("dirty-pages-rate", dirtyPagesRate);
+        ram.put("mbps", Math.round(mbps() * 100) / 100.0);
+        ram.put("dirty-sync-count", dirtySyncCount);
+        ram.put("page-size", pageSize);
+        ram.put("precopy-bytes", precopyBytes);
+        ram.put("downtime-bytes", downtimeBytes);
+        m.put("ram", ram);
+        m.putAll(extra);
+        m.put("policy", policy);
+        List<Object> its = new ArrayList<>();
+        for (IterationStats it : iterations) {
+            its.add(it.toMap());
+        }
+        m.put("iterations", its);
+        return m;
+    }
+}

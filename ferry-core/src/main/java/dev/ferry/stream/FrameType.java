@@ -1,0 +1,39 @@
+/*
+ * Copyright 2026 The Ferry Authors. Licensed under the Apache License, Version 2.0.
+ */
+package dev.ferry.stream;
+
+/** Frame types. Source-to-destination types are below 0x40, return-path types from 0x40. */
+public enum FrameType {
+    HELLO(0x01),
+    SETUP(0x02),
+    PAGES(0x03),
+    END_OF_ROUND(0x04),
+    EXEC_STATE(0x05),
+    COMPLETE(0x06),
+    ABORT(0x07),
+    HANDOVER(0x08),
+    KEEPALIVE(0x09),
+    HELLO_ACK(0x41),
+    COMPLETE_ACK(0x42),
+    ERROR(0x43);
+
+    private static final FrameType[] BY_CODE = new FrameType[256];
+
+    static {
+        for (FrameType t : values()) {
+            BY_CODE[t.code] = t;
+        }
+    }
+
+    public final int code;
+
+    FrameType(int code) {
+        this.code = code;
+    }
+
+    /** The type with this code, or null. */
+    public static FrameType of(int code) {
+        return code >= 0 && code < 256 ? BY_CODE[code] : null;
+    }
+}

@@ -1,0 +1,75 @@
+/*
+ * Copyright 2026 The Ferry Authors. Licensed under the Apache License, Version 2.0.
+ */
+package dev.ferry.transport;
+
+import java.io.IOException;
+import java.net.InetSocketAddress;
+import java.net.SocketTimeoutException;
+import java.net.StandardSocketOptions;
+import java.nio.channels.ServerSocketChannel;
+import java.nio.channels.SocketChannel;
+import java.time.Duration;
+
+/** TCP connections for migration streams, tuned for bulk transfer. */
+public final class Tcp {
+    /** Socket buffers large enough to keep a fast link busy between writes. */
+    private static final int BUFFER_BYTES = 4 << 20;
+
+    private Tcp() {
+    }
+
+    /** Connects to {@code target}, failing with a one-line reason after {@code timeout}. */
+    public static SocketChannel connect(HostPort target, Duration timeout) throws IOException {
+        SocketChannel ch = SocketChannel.open();
+        try {
+            tune(ch);
+            ch.socket().connect(target.address(), (int) timeout.toMillis());
+            ch.setOption(StandardSocketOptions.TCP_NODELAY, true);
+            return ch;
+        } catch (SocketTimeoutException e) {
+            ch.close();
+            throw new IOException("cannot connect to " + target + ": no answer within " + timeout.toSeconds() + " s");
+        } catch (IOException e) {
+            ch.close();
+            throw new IOException("cannot connect to " + target + ": " + e.getMessage());
+        }
+    }
+
+    /** Listens on {@code address}. */
+    public static ServerSocketChannel listen(HostPort address) throws IOException {
+        ServerSocketChannel server = ServerSocketChannel.open();
+        try {
+            server.setOption(StandardSocketOptions.SO_REUSEADDR, true);
+            server.setOption(StandardSocketOptions.SO_RCVBUF, BUFFER_BYTES);
+            server.bind(address.address(), 1);
+            return server;
+        } catch (IOException e) {
+            server.close();
+            throw new IOException("cannot listen on " + address + ": " + e.getMessage());
+        }
+    }
+
+    /** Accepts one connection, tuned. */
+    public static SocketChannel accept(ServerSocketChannel server) throws IOException {
+        SocketChannel ch = server.accept();
+        tune(ch);
+        ch.setOption(StandardSocketOptions.TCP_NODELAY, true);
+        return ch;
+    }
+
+    public static String describe(SocketChannel ch) {
+        try {
+            InetSocketAddress remote = (InetSocketAddress) ch.getRemoteAddress();
+            return remote == null ? "?" : new HostPort(remote.getAddress().getHostAddress(), remote.getPort())
+                    .toString();
+        } catch (IOException e) {
+            return "?";
+        }
+    }
+
+    private static void tune(SocketChannel ch) throws IOException {
+        ch.setOption(StandardSocketOptions.SO_SNDBUF, BUFFER_BYTES);
+        ch.setOption(StandardSocketOptions.SO_RCVBUF, BUFFER_BYTES);
+    }
+}

@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Copyright 2026 The Ferry Authors. Licensed under the Apache License, Version 2.0.
+#
+# The test command (./ferry test, called by .ci/run): installs what the tests need on a fresh machine,
+# then builds Ferry and runs every test. Extra arguments go to Maven (e.g. -Dtest=StreamFormatTest).
+set -euo pipefail
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$here"
+
+need_pkgs=()
+command -v mvn >/dev/null || need_pkgs+=(maven)
+if [ ${#need_pkgs[@]} -gt 0 ]; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    echo "test: installing ${need_pkgs[*]}" >&2
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${need_pkgs[@]}" >/dev/null || {
+      apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${need_pkgs[@]}" >/dev/null; }
+  else
+    echo "test: please install: ${need_pkgs[*]}" >&2; exit 1
+  fi
+fi
+
+# Maven itself may run on any JDK; the toolchains plugin picks a JDK 25 for compiling and testing.
+exec mvn -B verify "$@"
