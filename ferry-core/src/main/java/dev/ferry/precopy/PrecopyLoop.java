@@ -246,8 +246,14 @@ public final class PrecopyLoop {
         return (long) Math.ceil(pages * wireBytesPerPage());
     }
 
+    /**
+     * What a page still to send is expected to cost on the wire: measured on the re-sent pages of recent rounds
+     * (so that zero pages and, with XBZRLE, encoded pages count at what they really cost), and a whole page where
+     * nothing was measured yet. The first round's figure is not used: which of its pages are zero says nothing about
+     * the pages left.
+     */
     private double wireBytesPerPage() {
-        if (roundPages >= MIN_PAGES_FOR_RATIO || (lastRoundPages == 0 && roundPages > 0)) {
+        if (iteration > 0 && roundPages >= MIN_PAGES_FOR_RATIO) {
             return (double) roundBytes / roundPages;
         }
         if (lastRoundPages > 0) {
@@ -322,7 +328,7 @@ public final class PrecopyLoop {
                 roundBytes + bytes, (System.nanoTime() - roundStartNanos) / 1e6, lastDecision.label());
         stats.iteration(it);
         listener.onIteration(it);
-        if (roundPages > 0) {
+        if (roundPages > 0 && !"bulk".equals(phase)) {
             lastRoundPages = roundPages;
             lastRoundBytes = roundBytes;
         }

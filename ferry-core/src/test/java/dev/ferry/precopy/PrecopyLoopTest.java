@@ -1,0 +1,254 @@
+/*
+ * Copyright 2026 The Ferry Authors. Licensed under the Apache License, Version 2.0.
+ */
+package dev.ferry.precopy;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import dev.ferry.guest.Guest;
+import dev.ferry.guest.inprocess.InProcessConfig;
+import dev.ferry.guest.inprocess.InProcessGuest;
+import dev.ferry.incoming.IncomingStats;
+import dev.ferry.incoming.MigrationAbortedException;
+import dev.ferry.incoming.StreamLoader;
+import dev.ferry.policy.Decision;
+import dev.ferry.policy.DowntimePolicy;
+import dev.ferry.policy.Policies;
+import dev.ferry.policy.PrecopyPolicy;
+import dev.ferry.stats.MigrationStats;
+import dev.ferry.stats.MigrationStats.Status;
+import dev.ferry.stream.FrameReader;
+import dev.ferry.stream.FrameType;
+import dev.ferry.stream.StreamFormat;
+import dev.ferry.transport.HostPort;
+import dev.ferry.transport.Tcp;
+import java.net.InetSocketAddress;
+import java.nio.channels.ServerSocketChannel;
+import java.nio.channels.SocketChannel;
+import java.time.Duration;
+import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.Test;
+
+/** The precopy loop against a real destination over loopback TCP, in one JVM. */
+class PrecopyLoopTest {
+    private static final long[] RAM = {16L << 20, 4L << 20};
+
+    /** What a destination thread ended with: a loaded guest or an exception. */
+    private record Received(Guest guest, Throwable error) {
+    }
+
+    private interface Destination {
+        Received serve(SocketChannel socket) throws Exception;
+    }
+
+    private static Destination loader(int capabilities) {
+        return socket -> {
+            try {
+                Guest g = new StreamLoader(new FrameReader(socket, "test"), socket, capabilities,
+                        new IncomingStats()).load();
+                return new Received(g, null);
+            } catch (Exception e) {
+                return new Received(null, e);
+            }
+        };
+    }
+
+    private static final class Run implements AutoCloseable {
+        final InProcessGuest guest;
+        final MigrationStats stats;
+        PrecopyLoop.Outcome outcome;
+        Received received;
+
+        Run(String workload) throws InterruptedException {
+            guest = InProcessGuest.create(new InProcessConfig(RAM, 2, workload, 3, 0));
+            guest.resume();
+            Thread.sleep(100);
+            stats = new MigrationStats(guest.ramSize(), 4096);
+        }
+
+        Run migrate(PrecopyPolicy policy, MigrationParameters params, int capabilities, Destination destination)
+                throws Exception {
+            try (ServerSocketChannel server = Tcp.listen(HostPort.parse("127.0.0.1:0"))) {
+                int port = ((InetSocketAddress) server.getLocalAddress()).getPort();
+                CompletableFuture<Received> dst = CompletableFuture.supplyAsync(() -> {
+                    try (SocketChannel s = Tcp.accept(server)) {
+                        return destination.serve(s);
+                    } catch (Exception e) {
+                        return new Received(null, e);
+                    }
+                });
+                SocketChannel ch = Tcp.connect(new HostPort("127.0.0.1", port), Duration.ofSeconds(5));
+                try (StreamSink sink = new StreamSink(ch, ch, "test destination")) {
+                    outcome = new PrecopyLoop(guest, sink, policy, params, stats, null, capabilities,
+                            Duration.ofSeconds(10)).run();
+                }
+                received = dst.get(30, TimeUnit.SECONDS);
+            }
+            return this;
+        }
+
+        boolean guestKeepsRunning() throws InterruptedException {
+            Map<String, Object> before = guest.counters();
+            Thread.sleep(50);
+            return !guest.isPaused() && !guest.counters().equals(before);
+        }
+
+        @Override
+        public void close() {
+            guest.close();
+            if (received != null && received.guest() != null) {
+                received.guest().close();
+            }
+        }
+    }
+
+    @Test
+    void migratesEveryByteAndTheExecutionState() throws Exception {
+        try (Run r = new Run("memtest,start=1M,end=12M").migrate(new DowntimePolicy(), new MigrationParameters(), 0,
+                loader(StreamFormat.KNOWN_CAPABILITIES))) {
+            assertThat(r.outcome.status()).as(r.outcome.message()).isEqualTo(Status.COMPLETED);
+            assertThat(r.received.error()).isNull();
+            Guest dst = r.received.guest();
+            assertThat(r.guest.isPaused()).as("the source stops after the handover").isTrue();
+            for (int b = 0; b < RAM.length; b++) {
+                assertThat(r.guest.ramBlocks().get(b).memory().mismatch(dst.ramBlocks().get(b).memory()))
+                        .isEqualTo(-1);
+            }
+            assertThat(dst.counters()).isEqualTo(r.guest.counters());
+            assertThat(dst.check().passed()).isTrue();
+            Map<String, Object> m = r.stats.toMap();
+            assertThat(m.get("status")).isEqualTo("completed");
+            assertThat(r.stats.downtimeMillis()).isGreaterThanOrEqualTo(0);
+            @SuppressWarnings("unchecked")
+            Map<String, Object> ram = (Map<String, Object>) m.get("ram");
+            // The first round found the untouched pages zero and sent them as zero records.
+            assertThat((Long) ram.get("duplicate")).isGreaterThan(1000);
+            assertThat(r.stats.iterations().get(0).phase()).isEqualTo("bulk");
+            assertThat(r.stats.iterations().getLast().phase()).isEqualTo("stop-and-copy");
+        }
+    }
+
+    @Test
+    void policyAbortLeavesTheSourceRunningAndStartsNothing() throws Exception {
+        PrecopyPolicy abortAtRound2 = s -> s.iteration() >= 1 ? Decision.ABORT : Decision.CONTINUE_PRECOPY;
+        try (Run r = new Run("memtest,start=1M,end=12M").migrate(abortAtRound2, new MigrationParameters(), 0,
+                loader(StreamFormat.KNOWN_CAPABILITIES))) {
+            assertThat(r.outcome.status()).as(r.outcome.message()).isEqualTo(Status.CANCELLED);
+            assertThat(r.guestKeepsRunning()).isTrue();
+            assertThat(r.received.error()).isInstanceOf(MigrationAbortedException.class)
+                    .hasMessageContaining("decided to abort");
+            assertThat(r.received.guest()).isNull();
+        }
+    }
+
+    @Test
+    void timeoutForcesStopAndCopyOfANonConvergingGuest() throws Exception {
+        MigrationParameters slow = new MigrationParameters().maxBandwidth(20_000_000).downtimeLimitMillis(10);
+        try (Run r = new Run("memtest,start=1M,end=12M").migrate(Policies.parse("downtime,timeout=1s,on-timeout=force"),
+                slow, 0, loader(StreamFormat.KNOWN_CAPABILITIES))) {
+            assertThat(r.outcome.status()).as(r.outcome.message()).isEqualTo(Status.COMPLETED);
+            assertThat(r.received.guest().check().passed()).isTrue();
+            assertThat(r.stats.totalTimeMillis()).as(r.stats.toMap().toString()).isGreaterThanOrEqualTo(1000);
+            // 11 MiB of dirty pages at 20 MB/s cannot fit 10 ms: the real downtime shows it.
+            assertThat(r.stats.downtimeMillis()).isGreaterThan(100);
+        }
+    }
+
+    @Test
+    void destinationRefusalFailsBeforeAnyPageAndTheGuestRuns() throws Exception {
+        try (Run r = new Run("memtest,start=1M,end=12M").migrate(new DowntimePolicy(), new MigrationParameters(),
+                StreamFormat.CAP_XBZRLE, loader(0))) {
+            assertThat(r.outcome.status()).as(r.outcome.message()).isEqualTo(Status.FAILED);
+            assertThat(r.outcome.message()).contains("refused the migration").contains("xbzrle");
+            assertThat(r.guestKeepsRunning()).isTrue();
+        }
+    }
+
+    @Test
+    void connectionLostMidStreamFailsAndTheGuestRuns() throws Exception {
+        Destination cutAfterFiveFrames = socket -> {
+            FrameReader in = new FrameReader(socket, "test");
+            in.readHeader();
+            socket.write(dev.ferry.stream.StreamHeader.encode());
+            dev.ferry.stream.FrameBuffer ack = new dev.ferry.stream.FrameBuffer(8);
+            in.next();
+            new dev.ferry.stream.Records.HelloAck(0).write(ack);
+            socket.write(ack.finish());
+            for (int i = 0; i < 5; i++) {
+                in.next();
+            }
+            socket.close();
+            return new Received(null, null);
+        };
+        try (Run r = new Run("random,wss=12M").migrate(new DowntimePolicy(), new MigrationParameters(), 0,
+                cutAfterFiveFrames)) {
+            assertThat(r.outcome.status()).as(r.outcome.message()).isEqualTo(Status.FAILED);
+            assertThat(r.outcome.message()).contains("lost connection to test destination");
+            assertThat(r.guestKeepsRunning()).isTrue();
+        }
+    }
+
+    @Test
+    void failureAfterThePauseResumesTheSourceGuest() throws Exception {
+        // A destination that accepts everything but never confirms completion: it closes at COMPLETE.
+        Destination dropAtComplete = socket -> {
+            FrameReader in = new FrameReader(socket, "test");
+            in.readHeader();
+            socket.write(dev.ferry.stream.StreamHeader.encode());
+            dev.ferry.stream.FrameBuffer ack = new dev.ferry.stream.FrameBuffer(8);
+            in.next();
+            new dev.ferry.stream.Records.HelloAck(0).write(ack);
+            socket.write(ack.finish());
+            FrameType t;
+            while ((t = in.next()) != null && t != FrameType.COMPLETE) {
+                // read on
+            }
+            socket.close();
+            return new Received(null, null);
+        };
+        try (Run r = new Run("memtest,start=1M,end=12M").migrate(new DowntimePolicy(), new MigrationParameters(), 0,
+                dropAtComplete)) {
+            assertThat(r.outcome.status()).as(r.outcome.message()).isEqualTo(Status.FAILED);
+            assertThat(r.guestKeepsRunning()).as("paused for stop-and-copy, resumed after the failure").isTrue();
+        }
+    }
+
+    @Test
+    void abortRequestTakesEffectAtTheNextBatch() throws Exception {
+        try (Run r = new Run("memtest,start=1M,end=12M")) {
+            PrecopyLoop[] loop = new PrecopyLoop[1];
+            PrecopyPolicy never = s -> Decision.CONTINUE_PRECOPY;
+            CompletableFuture.runAsync(() -> {
+                try {
+                    Thread.sleep(300);
+                } catch (InterruptedException e) {
+                    return;
+                }
+                loop[0].requestAbort("operator cancelled");
+            });
+            try (ServerSocketChannel server = Tcp.listen(HostPort.parse("127.0.0.1:0"))) {
+                int port = ((InetSocketAddress) server.getLocalAddress()).getPort();
+                CompletableFuture<Received> dst = CompletableFuture.supplyAsync(() -> {
+                    try (SocketChannel s = Tcp.accept(server)) {
+                        return loader(0).serve(s);
+                    } catch (Exception e) {
+                        return new Received(null, e);
+                    }
+                });
+                SocketChannel ch = Tcp.connect(new HostPort("127.0.0.1", port), Duration.ofSeconds(5));
+                try (StreamSink sink = new StreamSink(ch, ch, "test destination")) {
+                    loop[0] = new PrecopyLoop(r.guest, sink, never, new MigrationParameters().maxBandwidth(50_000_000),
+                            r.stats, null, 0, Duration.ofSeconds(10));
+                    r.outcome = loop[0].run();
+                }
+                r.received = dst.get(30, TimeUnit.SECONDS);
+            }
+            assertThat(r.outcome.status()).as(r.outcome.message()).isEqualTo(Status.CANCELLED);
+            assertThat(r.outcome.message()).isEqualTo("operator cancelled");
+            assertThat(r.received.error()).hasMessageContaining("operator cancelled");
+            assertThat(r.guestKeepsRunning()).isTrue();
+        }
+    }
+}

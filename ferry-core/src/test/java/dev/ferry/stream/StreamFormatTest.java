@@ -1,0 +1,310 @@
+/*
+ * Copyright 2026 The Ferry Authors. Licensed under the Apache License, Version 2.0.
+ */
+package dev.ferry.stream;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import dev.ferry.guest.Guest;
+import dev.ferry.guest.GuestException;
+import dev.ferry.guest.RamBlock;
+import dev.ferry.guest.inprocess.InProcessGuest;
+import dev.ferry.stream.StreamFixture.Frame;
+import dev.ferry.stream.StreamFormatException.Problem;
+import java.nio.ByteBuffer;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.zip.CRC32C;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+
+/** One test per kind of damage to a migration stream: each is refused with a clear, located error. */
+class StreamFormatTest {
+    private static InProcessGuest source;
+    private static byte[] stream;
+    private static List<Frame> frames;
+
+    @BeforeAll
+    static void makeStream() throws Exception {
+        source = StreamFixture.idleGuest();
+        stream = StreamFixture.migrate(source);
+        frames = StreamFixture.frames(stream);
+    }
+
+    @AfterAll
+    static void close() {
+        source.close();
+    }
+
+    @Test
+    void validStreamLoadsToIdenticalRam() throws Exception {
+        try (Guest loaded = StreamFixture.load(stream)) {
+            for (int b = 0; b < source.ramBlocks().size(); b++) {
+                RamBlock s = source.ramBlocks().get(b);
+                assertThat(s.memory().mismatch(loaded.ramBlocks().get(b).memory())).isEqualTo(-1);
+            }
+            assertThat(loaded.check().passed()).isTrue();
+        }
+    }
+
+    @Test
+    void badMagic() {
+        byte[] s = stream.clone();
+        s[0] = 'X';
+        assertRefused(s, Problem.BAD_MAGIC, "bad magic");
+    }
+
+    @Test
+    void unsupportedVersion() {
+        byte[] s = stream.clone();
+        ByteBuffer b = ByteBuffer.wrap(s);
+        b.putShort(8, (short) 2);
+        CRC32C crc = new CRC32C();
+        crc.update(s, 0, 12);
+        b.putInt(12, (int) crc.getValue());
+        assertRefused(s, Problem.UNSUPPORTED_VERSION, "version 2 is not supported");
+    }
+
+    @Test
+    void headerChecksum() {
+        byte[] s = stream.clone();
+        s[13] ^= 1;
+        assertRefused(s, Problem.BAD_CHECKSUM, "header checksum");
+    }
+
+    @Test
+    void frameChecksum() {
+        byte[] s = stream.clone();
+        int at = StreamFixture.offsetOf(frames, StreamFixture.indexOf(frames, FrameType.PAGES));
+        s[at + StreamFormat.FRAME_HEADER + 20] ^= 0x40;
+        assertRefused(s, Problem.BAD_CHECKSUM, "checksum mismatch in frame");
+    }
+
+    @Test
+    void emptyStream() {
+        assertRefused(new byte[0], Problem.TRUNCATED, "empty");
+    }
+
+    @Test
+    void truncatedInsideAFrame() {
+        int at = StreamFixture.offsetOf(frames, StreamFixture.indexOf(frames, FrameType.PAGES));
+        assertRefused(Arrays.copyOf(stream, at + 100), Problem.TRUNCATED, "ends inside frame");
+    }
+
+    @Test
+    void truncatedInsideAFrameHeader() {
+        int at = StreamFixture.offsetOf(frames, StreamFixture.indexOf(frames, FrameType.PAGES));
+        assertRefused(Arrays.copyOf(stream, at + 3), Problem.TRUNCATED, "inside a frame header");
+    }
+
+    @Test
+    void truncatedAtAFrameBoundaryBeforeCompletion() {
+        int at = StreamFixture.offsetOf(frames, StreamFixture.indexOf(frames, FrameType.COMPLETE));
+        assertRefused(Arrays.copyOf(stream, at), Problem.TRUNCATED, "before the migration completed");
+    }
+
+    @Test
+    void frameLengthBeyondTheLimitIsRefusedBeforeAllocating() {
+        byte[] s = stream.clone();
+        int at = StreamFixture.offsetOf(frames, 0);
+        ByteBuffer.wrap(s).putInt(at + StreamFormat.LENGTH_OFFSET, StreamFormat.MAX_PAYLOAD + 1);
+        assertRefused(s, Problem.FRAME_TOO_LARGE, "more than the limit");
+        ByteBuffer.wrap(s).putInt(at + StreamFormat.LENGTH_OFFSET, -1);
+        assertRefused(s, Problem.FRAME_TOO_LARGE, "4294967295 bytes");
+    }
+
+    @Test
+    void unknownFrameType() {
+        byte[] s = stream.clone();
+        s[StreamFixture.offsetOf(frames, 2)] = 0x30;
+        assertRefused(s, Problem.UNKNOWN_FRAME_TYPE, "unknown frame type 0x30");
+    }
+
+    @Test
+    void pagesBeforeSetupIsUnexpected() {
+        List<Frame> f = new ArrayList<>(frames);
+        int setup = StreamFixture.indexOf(f, FrameType.SETUP);
+        f.set(setup, f.get(StreamFixture.indexOf(f, FrameType.PAGES)));
+        assertRefused(StreamFixture.assemble(f), Problem.UNEXPECTED_FRAME, "where SETUP was expected");
+    }
+
+    @Test
+    void returnPathFrameInTheStreamIsUnexpected() {
+        List<Frame> f = new ArrayList<>(frames);
+        f.add(StreamFixture.indexOf(f, FrameType.PAGES), new Frame(FrameType.HELLO_ACK.code, new byte[4]));
+        assertRefused(StreamFixture.assemble(f), Problem.UNEXPECTED_FRAME, "HELLO_ACK");
+    }
+
+    @Test
+    void blockIndexOutOfRange() {
+        assertRefused(editPages(b -> b.putInt(0, 7)), Problem.OUT_OF_RANGE, "block index 7 is outside [0, 1]");
+    }
+
+    @Test
+    void pageIndexOutOfRange() {
+        // Block 0 has 256 pages.
+        assertRefused(editPages(b -> b.putInt(8, 256)), Problem.OUT_OF_RANGE, "page index 256 is outside [0, 255]");
+    }
+
+    @Test
+    void recordCountOutOfRange() {
+        assertRefused(editPages(b -> b.putInt(4, 100_000)), Problem.OUT_OF_RANGE, "record count 100000");
+        assertRefused(editPages(b -> b.putInt(4, 0)), Problem.OUT_OF_RANGE, "record count 0");
+    }
+
+    @Test
+    void recordsLongerThanThePayload() {
+        List<Frame> f = new ArrayList<>(frames);
+        int i = StreamFixture.indexOf(f, FrameType.PAGES);
+        byte[] p = f.get(i).payload();
+        f.set(i, new Frame(FrameType.PAGES.code, Arrays.copyOf(p, p.length - 100)));
+        assertRefused(StreamFixture.assemble(f), Problem.MALFORMED_PAYLOAD, "needs");
+    }
+
+    @Test
+    void fewerRecordsThanThePayloadHolds() {
+        assertRefused(editPages(b -> b.putInt(4, b.getInt(4) - 1)), Problem.MALFORMED_PAYLOAD,
+                "unexpected trailing bytes");
+    }
+
+    @Test
+    void unknownPageKind() {
+        assertRefused(editPages(b -> b.put(12, (byte) 9)), Problem.MALFORMED_PAYLOAD, "page kind 9");
+    }
+
+    @Test
+    void xbzrleRecordWithoutTheCapability() {
+        assertRefused(editPages(b -> b.put(12, (byte) PageKind.XBZRLE.code)), Problem.MALFORMED_PAYLOAD,
+                "not negotiated");
+    }
+
+    @Test
+    void impossibleBlockLengthInSetup() {
+        List<Frame> f = new ArrayList<>(frames);
+        int i = StreamFixture.indexOf(f, FrameType.SETUP);
+        byte[] p = f.get(i).payload().clone();
+        // The last block's length field sits 12 bytes before the end (u64 length, u32 page size).
+        ByteBuffer.wrap(p).putLong(p.length - 12, 1L << 50);
+        f.set(i, new Frame(FrameType.SETUP.code, p));
+        assertRefused(StreamFixture.assemble(f), Problem.IMPOSSIBLE_SIZE, "block length 1125899906842624");
+    }
+
+    @Test
+    void setupThatDisagreesWithItsGuest() {
+        List<Frame> f = new ArrayList<>(frames);
+        int i = StreamFixture.indexOf(f, FrameType.SETUP);
+        byte[] p = f.get(i).payload().clone();
+        ByteBuffer.wrap(p).putLong(p.length - 12, 8L << 20);
+        f.set(i, new Frame(FrameType.SETUP.code, p));
+        assertRefused(StreamFixture.assemble(f), Problem.MALFORMED_PAYLOAD, "but the guest's is");
+    }
+
+    @Test
+    void impossibleStringLength() {
+        List<Frame> f = new ArrayList<>(frames);
+        int i = StreamFixture.indexOf(f, FrameType.HELLO);
+        byte[] p = f.get(i).payload().clone();
+        ByteBuffer.wrap(p).putShort(4, (short) 60000);
+        f.set(i, new Frame(FrameType.HELLO.code, p));
+        assertRefused(StreamFixture.assemble(f), Problem.IMPOSSIBLE_SIZE, "software length 60000 exceeds 4096");
+    }
+
+    @Test
+    void trailingBytesInAPayload() {
+        List<Frame> f = new ArrayList<>(frames);
+        int i = StreamFixture.indexOf(f, FrameType.END_OF_ROUND);
+        f.set(i, new Frame(FrameType.END_OF_ROUND.code, Arrays.copyOf(f.get(i).payload(), 15)));
+        assertRefused(StreamFixture.assemble(f), Problem.MALFORMED_PAYLOAD, "3 unexpected trailing bytes");
+    }
+
+    @Test
+    void pageDataChangedWithAValidChecksumFailsTheRamDigest() {
+        assertRefused(editPages(b -> {
+            int at = firstNormalData(b);
+            b.put(at + 100, (byte) (b.get(at + 100) ^ 1));
+        }), Problem.DIGEST_MISMATCH, "RAM digest mismatch");
+    }
+
+    @Test
+    void droppedPagesFrameLeavesPagesMissing() {
+        List<Frame> f = new ArrayList<>(frames);
+        f.remove(StreamFixture.indexOf(f, FrameType.PAGES));
+        assertRefused(StreamFixture.assemble(f), Problem.INCOMPLETE, "was never received");
+    }
+
+    @Test
+    void completionCountsThatDisagree() {
+        List<Frame> f = new ArrayList<>(frames);
+        int i = StreamFixture.indexOf(f, FrameType.COMPLETE);
+        byte[] p = f.get(i).payload().clone();
+        ByteBuffer.wrap(p).putLong(0, ByteBuffer.wrap(p).getLong(0) + 1);
+        f.set(i, new Frame(FrameType.COMPLETE.code, p));
+        assertRefused(StreamFixture.assemble(f), Problem.INCOMPLETE, "page records");
+    }
+
+    @Test
+    void missingExecutionState() {
+        List<Frame> f = new ArrayList<>(frames);
+        f.remove(StreamFixture.indexOf(f, FrameType.EXEC_STATE));
+        int i = StreamFixture.indexOf(f, FrameType.COMPLETE);
+        byte[] p = f.get(i).payload().clone();
+        ByteBuffer.wrap(p).putLong(8, ByteBuffer.wrap(p).getLong(8) - 1);
+        f.set(i, new Frame(FrameType.COMPLETE.code, p));
+        assertRefused(StreamFixture.assemble(f), Problem.INCOMPLETE, "without execution state");
+    }
+
+    @Test
+    void corruptExecutionStateIsAGuestError() {
+        List<Frame> f = new ArrayList<>(frames);
+        int i = StreamFixture.indexOf(f, FrameType.EXEC_STATE);
+        byte[] p = f.get(i).payload();
+        f.set(i, new Frame(FrameType.EXEC_STATE.code, Arrays.copyOf(p, p.length - 3)));
+        assertThatThrownBy(() -> StreamFixture.load(StreamFixture.assemble(f))).isInstanceOf(GuestException.class)
+                .hasMessageContaining("execution state truncated");
+    }
+
+    @Test
+    void abortRecordIsReportedAsAnAbort() {
+        List<Frame> f = new ArrayList<>(frames.subList(0, StreamFixture.indexOf(frames, FrameType.PAGES) + 1));
+        byte[] reason = "policy said so".getBytes();
+        ByteBuffer p = ByteBuffer.allocate(2 + reason.length).putShort((short) reason.length).put(reason);
+        f.add(new Frame(FrameType.ABORT.code, p.array()));
+        assertThatThrownBy(() -> StreamFixture.load(StreamFixture.assemble(f)))
+                .isInstanceOf(dev.ferry.incoming.MigrationAbortedException.class)
+                .hasMessageContaining("aborted by the source: policy said so");
+    }
+
+    /** Applies {@code edit} to the first PAGES payload and returns the re-assembled stream (valid CRCs). */
+    private static byte[] editPages(java.util.function.Consumer<ByteBuffer> edit) {
+        List<Frame> f = new ArrayList<>(frames);
+        int i = StreamFixture.indexOf(f, FrameType.PAGES);
+        byte[] p = f.get(i).payload().clone();
+        edit.accept(ByteBuffer.wrap(p));
+        f.set(i, new Frame(FrameType.PAGES.code, p));
+        return StreamFixture.assemble(f);
+    }
+
+    private static int firstNormalData(ByteBuffer pages) {
+        int count = pages.getInt(4);
+        int at = 8;
+        for (int r = 0; r < count; r++) {
+            int kind = pages.get(at + 4);
+            at += 5;
+            if (kind == PageKind.NORMAL.code) {
+                return at;
+            }
+        }
+        throw new AssertionError("no normal page in the first batch");
+    }
+
+    private static void assertRefused(byte[] s, Problem problem, String message) {
+        assertThatThrownBy(() -> StreamFixture.load(s)).isInstanceOfSatisfying(StreamFormatException.class,
+                e -> {
+                    assertThat(e.problem()).isEqualTo(problem);
+                    assertThat(e.getMessage()).contains(message);
+                });
+    }
+}
