@@ -1,0 +1,56 @@
+/*
+ * Copyright 2026 The Ferry Authors. Licensed under the Apache License, Version 2.0.
+ */
+package dev.ferry.cli;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.net.ServerSocket;
+import java.time.Duration;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
+import org.junit.jupiter.api.Test;
+
+/** Bad input on the command line: one line naming what is wrong, a non-zero exit, no stack trace. */
+class CommandLineTest {
+    private static final Duration TIMEOUT = Duration.ofSeconds(60);
+
+    @ParameterizedTest
+    @CsvSource(delimiter = '|', value = {
+        "run --bogus | 2 | Unknown option: '--bogus'",
+        "run --memory lots | 2 | not a size: 'lots'",
+        "run --memory 1000 --run-for 1s | 2 | multiple of 4 KiB",
+        "run --workload spin | 2 | unknown workload 'spin'",
+        "run --workload memtest,ned=5M | 2 | unknown option ned for 'memtest'",
+        "run --memory 64M --workload memtest,end=100M --run-for 1s | 2 | beyond guest RAM",
+        "run --policy fastest | 2 | unknown policy 'fastest'",
+        "run --migrate-to nowhere | 2 | expected HOST:PORT",
+        "run --downtime-limit -5 | 2 | downtime-limit must be between",
+        "incoming | 2 | Missing required option: '--listen",
+        "frobnicate | 2 | Unmatched argument"
+    })
+    void badInputIsOneClearLine(String args, int status, String message) throws Exception {
+        try (FerryProcess p = FerryProcess.start(args.split(" "))) {
+            assertThat(p.exit(TIMEOUT)).as(p.output()).isEqualTo(status);
+            assertThat(p.output()).contains(message).doesNotContain("\tat ").doesNotContain("Exception");
+            assertThat(p.output().lines().count()).isEqualTo(1);
+        }
+    }
+
+    @Test
+    void listeningOnABusyPortIsAnError() throws Exception {
+        try (ServerSocket busy = new ServerSocket(0);
+                FerryProcess p = FerryProcess.start("incoming", "--listen", "127.0.0.1:" + busy.getLocalPort())) {
+            assertThat(p.exit(TIMEOUT)).isEqualTo(Main.ERROR);
+            assertThat(p.output()).contains("cannot listen on 127.0.0.1:" + busy.getLocalPort());
+        }
+    }
+
+    @Test
+    void helpListsTheCommands() throws Exception {
+        try (FerryProcess p = FerryProcess.start("--help")) {
+            assertThat(p.exit(TIMEOUT)).isZero();
+            assertThat(p.output()).contains("run").contains("incoming").contains("demo");
+        }
+    }
+}
