@@ -83,7 +83,9 @@ public final class DemoCommand implements java.util.concurrent.Callable<Integer>
             out.printf("source: guest running: %s of RAM, workload %s on %d vCPU(s); migrating in %d s%n",
                     Units.bytes(guest.ramSize()), guestOptions.workload, guestOptions.vcpus,
                     migrateAfter.toSeconds());
-            Thread.sleep(migrateAfter.toMillis());
+            long migrateAt = System.nanoTime() + migrateAfter.toNanos();
+            dev.ferry.precopy.Warmup.run();
+            Thread.sleep(Math.max(0, (migrateAt - System.nanoTime()) / 1_000_000));
             out.println("source: workload before migrating: " + guest.counters());
             outcome = RunCommand.migrate(guest, target, migrationOptions.policy(), migrationOptions.parameters(),
                     stats, out, loop -> { });

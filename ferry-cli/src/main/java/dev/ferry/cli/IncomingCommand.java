@@ -73,6 +73,7 @@ public final class IncomingCommand implements Callable<Integer> {
         Map<String, Object> report = new LinkedHashMap<>();
         Runtime.getRuntime().addShutdownHook(Thread.ofPlatform().unstarted(interrupted::countDown));
         Guest guest;
+        dev.ferry.precopy.Warmup.run();
         if (prealloc != null) {
             long t = System.nanoTime();
             dev.ferry.memory.AnonymousMemory.preallocate(prealloc, Runtime.getRuntime().availableProcessors());

@@ -87,7 +87,9 @@ public final class RunCommand implements Callable<Integer> {
             waitUntil(start, runFor);
             return finish(guest, report, null, Main.OK);
         }
-        if (waitFor(migrateAfter.toNanos())) {
+        long migrateAt = System.nanoTime() + migrateAfter.toNanos();
+        dev.ferry.precopy.Warmup.run();
+        if (waitFor(migrateAt - System.nanoTime())) {
             return finish(guest, report, null, Main.OK);
         }
         MigrationStats stats = new MigrationStats(guest.ramSize(), dev.ferry.memory.Pages.SIZE);

@@ -130,7 +130,7 @@ public final class StreamLoader {
                 }
                 case EXEC_STATE -> {
                     if (executionState != null) {
-                        throw unexpected(t, "a second execution state");
+                        throw unexpected(t, "the execution state was already received");
                     }
                     executionState = in.payload().rest();
                 }
@@ -149,7 +149,7 @@ public final class StreamLoader {
                     awaitHandover();
                     return guest;
                 }
-                default -> throw unexpected(t, "a " + t + " frame");
+                default -> throw unexpected(t, "it is not part of a migration stream's body");
             }
         }
     }
@@ -271,7 +271,7 @@ public final class StreamLoader {
                 case KEEPALIVE -> in.payload().expectEnd();
                 case ABORT -> throw new MigrationAbortedException("migration aborted by the source after"
                         + " verification: " + Records.Reason.read(in.payload()).text());
-                default -> throw unexpected(t, "a " + t + " frame after completion");
+                default -> throw unexpected(t, "only HANDOVER may follow completion");
             }
         }
     }
@@ -288,13 +288,13 @@ public final class StreamLoader {
             return;
         }
         if (t != type) {
-            throw unexpected(t, "a " + t + " frame where " + type + " was expected");
+            throw unexpected(t, type + " was expected");
         }
     }
 
-    private StreamFormatException unexpected(FrameType t, String what) {
+    private StreamFormatException unexpected(FrameType t, String why) {
         return new StreamFormatException(Problem.UNEXPECTED_FRAME, in.frameOffset(), in.name() + ": unexpected "
-                + what + " at byte " + in.frameOffset() + " (frame " + (in.frames() - 1) + ")");
+                + t + " frame at byte " + in.frameOffset() + " (frame " + (in.frames() - 1) + "): " + why);
     }
 
     private void write(ByteBuffer b) throws IOException {

@@ -322,10 +322,9 @@ public final class PrecopyLoop {
     }
 
     private void endRound(String phase) throws IOException {
-        long bytes = sink.endOfRound(iteration + 1, roundPages);
-        stats.controlBytes(bytes, "stop-and-copy".equals(phase));
-        IterationStats it = new IterationStats(iteration + 1, phase, roundDirty, roundPages, roundZero,
-                roundBytes + bytes, (System.nanoTime() - roundStartNanos) / 1e6, lastDecision.label());
+        // Recorded before the marker is sent, so that a round cut short by a failure still shows in the statistics.
+        IterationStats it = new IterationStats(iteration + 1, phase, roundDirty, roundPages, roundZero, roundBytes,
+                (System.nanoTime() - roundStartNanos) / 1e6, lastDecision.label());
         stats.iteration(it);
         listener.onIteration(it);
         if (roundPages > 0 && !"bulk".equals(phase)) {
@@ -333,6 +332,7 @@ public final class PrecopyLoop {
             lastRoundBytes = roundBytes;
         }
         iteration++;
+        stats.controlBytes(sink.endOfRound(iteration, it.pagesSent()), "stop-and-copy".equals(phase));
     }
 
     /** Moves the pages written since the last sync into the round maps; starts a new round. */
@@ -393,6 +393,13 @@ public final class PrecopyLoop {
     }
 
     private Outcome abort(String reason) {
+        if (roundPages > 0) {
+            try {
+                endRound(iteration == 0 ? "bulk" : "precopy");
+            } catch (IOException e) {
+                // the abort goes on: the round's statistics are recorded all the same
+            }
+        }
         sink.abort(reason);
         stats.error(reason);
         setStatus(Status.CANCELLED);

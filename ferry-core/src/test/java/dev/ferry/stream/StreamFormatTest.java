@@ -128,14 +128,14 @@ class StreamFormatTest {
         List<Frame> f = new ArrayList<>(frames);
         int setup = StreamFixture.indexOf(f, FrameType.SETUP);
         f.set(setup, f.get(StreamFixture.indexOf(f, FrameType.PAGES)));
-        assertRefused(StreamFixture.assemble(f), Problem.UNEXPECTED_FRAME, "where SETUP was expected");
+        assertRefused(StreamFixture.assemble(f), Problem.UNEXPECTED_FRAME, "unexpected PAGES frame at byte 44 (frame 1): SETUP was expected");
     }
 
     @Test
     void returnPathFrameInTheStreamIsUnexpected() {
         List<Frame> f = new ArrayList<>(frames);
         f.add(StreamFixture.indexOf(f, FrameType.PAGES), new Frame(FrameType.HELLO_ACK.code, new byte[4]));
-        assertRefused(StreamFixture.assemble(f), Problem.UNEXPECTED_FRAME, "HELLO_ACK");
+        assertRefused(StreamFixture.assemble(f), Problem.UNEXPECTED_FRAME, "unexpected HELLO_ACK frame");
     }
 
     @Test
