@@ -20,5 +20,9 @@ if [ ${#need_pkgs[@]} -gt 0 ]; then
 fi
 
 # Maven itself may run on any JDK; the toolchains plugin picks a JDK 25 for compiling and testing.
-export MAVEN_OPTS="${MAVEN_OPTS:-} --sun-misc-unsafe-memory-access=allow"
+# On JDK 24+ Maven's bundled Guava warns about sun.misc.Unsafe; the flag (unknown before JDK 23) quiets it.
+mvn_java="${JAVA_HOME:+$JAVA_HOME/bin/}java"
+if [ "$("$mvn_java" -version 2>&1 | sed -n 's/.*version "\([0-9]*\).*/\1/p' | head -n1)" -ge 24 ] 2>/dev/null; then
+  export MAVEN_OPTS="${MAVEN_OPTS:-} --sun-misc-unsafe-memory-access=allow"
+fi
 exec mvn -B verify "$@"
