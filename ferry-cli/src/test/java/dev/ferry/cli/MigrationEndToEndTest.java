@@ -6,6 +6,7 @@ package dev.ferry.cli;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import dev.ferry.guest.inprocess.device.RespClient;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
@@ -62,6 +63,48 @@ class MigrationEndToEndTest {
             String counter = workload.startsWith("random") ? "/writes" : "/increments";
             assertThat(dst.at("/workload-at-exit" + counter).asLong())
                     .isGreaterThan(dst.at("/workload-at-resume" + counter).asLong());
+        }
+    }
+
+    @Test
+    void keyValueGuestMovesWithItsTableAndClientsReconnectOnTheSamePort() throws Exception {
+        int port;
+        try (ServerSocket s = new ServerSocket(0)) {
+            port = s.getLocalPort();
+        }
+        try (FerryProcess dst = FerryProcess.start("incoming", "--listen", "127.0.0.1:0", "--run-for", "20s",
+                "--verify")) {
+            int migrationPort = dst.listeningPort();
+            try (FerryProcess src = FerryProcess.start("run", "--memory", "64M", "--workload", "kv,port=" + port,
+                    "--migrate-to", "127.0.0.1:" + migrationPort, "--migrate-after", "3s")) {
+                try (RespClient c = connect(port)) {
+                    for (int i = 0; i < 200; i++) {
+                        assertThat(c.call("SET", "k" + i, "v" + i)).isEqualTo("+OK");
+                    }
+                }
+                assertThat(src.exit(LONG)).as(src.output()).isZero();
+            }
+            // The destination serves the same port once it resumed the guest.
+            try (RespClient c = connect(port)) {
+                assertThat(c.call("DBSIZE")).isEqualTo(":200");
+                assertThat(c.call("GET", "k123")).isEqualTo("$v123");
+                assertThat(c.call("SET", "after", "migration")).isEqualTo("+OK");
+            }
+            dst.close();
+        }
+    }
+
+    private static RespClient connect(int port) throws Exception {
+        long deadline = System.nanoTime() + Duration.ofSeconds(30).toNanos();
+        while (true) {
+            try {
+                return new RespClient(port, 10_000);
+            } catch (IOException e) {
+                if (System.nanoTime() > deadline) {
+                    throw e;
+                }
+                Thread.sleep(50);
+            }
         }
     }
 

@@ -48,6 +48,11 @@ public interface Guest extends AutoCloseable {
     @Override
     void close();
 
+    /** The guest's external output, if it has an output device; a guest without one has nothing to hold back. */
+    default java.util.Optional<OutputGate> output() {
+        return java.util.Optional.empty();
+    }
+
     /** Total RAM in bytes. */
     default long ramSize() {
         long n = 0;

@@ -156,7 +156,6 @@ public final class PrecopyLoop {
             roundDirty = totalPages;
             roundStartNanos = lastSyncNanos = System.nanoTime();
             setStatus(Status.ACTIVE);
-            meter.restart();
             Decision d;
             while (true) {
                 d = consult(PrecopyStats.Moment.BEFORE_BATCH);
@@ -172,7 +171,9 @@ public final class PrecopyLoop {
                     endRound(iteration == 0 ? "bulk" : "precopy");
                     sync();
                     if (unsent == 0) {
+                        long idleStart = System.nanoTime();
                         LockSupport.parkNanos(EMPTY_ROUND_PAUSE_NANOS);
+                        meter.idle(System.nanoTime() - idleStart);
                     }
                 }
             }
@@ -198,7 +199,7 @@ public final class PrecopyLoop {
         if (bw < 0 && cap > 0) {
             bw = cap;
         }
-        long expected = bw > 0 ? (long) Math.ceil(remainingBytes / bw * 1000) : -1;
+        long expected = remainingBytes == 0 ? 0 : bw > 0 ? (long) Math.ceil(remainingBytes / bw * 1000) : -1;
         stats.estimate(remainingBytes, expected, bw);
         PrecopyStats s = new PrecopyStats(moment, iteration, totalWritten,
                 moment == PrecopyStats.Moment.BEFORE_BATCH ? roundDirty : -1, (now - startNanos) / 1_000_000, bw,
@@ -373,7 +374,6 @@ public final class PrecopyLoop {
             // Final sync: what the guest wrote since the last sync joins what this round had left to send.
             sync();
             roundDirty = unsent;
-            meter.restart();
             while (unsent > 0) {
                 sendBatch(true);
             }

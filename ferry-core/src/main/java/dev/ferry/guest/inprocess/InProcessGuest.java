@@ -107,6 +107,9 @@ public final class InProcessGuest implements Guest {
         }
         started = true;
         paused = false;
+        if (workload.device() != null) {
+            workload.device().start();
+        }
         for (VCpu v : vcpus) {
             v.resume();
         }
@@ -179,6 +182,16 @@ public final class InProcessGuest implements Guest {
     }
 
     @Override
+    public java.util.Optional<dev.ferry.guest.OutputGate> output() {
+        return java.util.Optional.ofNullable(workload.device());
+    }
+
+    /** The network device of a workload that serves clients, or null. */
+    public dev.ferry.guest.inprocess.device.NetDevice netDevice() {
+        return workload.device();
+    }
+
+    @Override
     public synchronized GuestCheck check() {
         requirePaused("check memory");
         return workload.check();
@@ -198,6 +211,9 @@ public final class InProcessGuest implements Guest {
             return;
         }
         closed = true;
+        if (workload.device() != null) {
+            workload.device().close();
+        }
         for (VCpu v : vcpus) {
             v.stop();
         }

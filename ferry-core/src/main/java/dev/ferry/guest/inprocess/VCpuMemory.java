@@ -94,6 +94,30 @@ public final class VCpuMemory {
         writes++;
     }
 
+    /** Reads {@code length} bytes at {@code gpa} (within one page) into {@code dst}. */
+    public void getBytes(long gpa, byte[] dst, int offset, int length) {
+        int b = block(gpa);
+        MemorySegment.copy(segments[b], ValueLayout.JAVA_BYTE, gpa - starts[b], dst, offset, length);
+    }
+
+    /** Stores {@code length} bytes of {@code src} at {@code gpa}; the range must lie within one page. */
+    public void putBytes(long gpa, byte[] src, int offset, int length) {
+        int b = block(gpa);
+        long off = gpa - starts[b];
+        MemorySegment.copy(src, offset, segments[b], ValueLayout.JAVA_BYTE, off, length);
+        dirty[b].mark(off >>> Pages.SHIFT);
+        writes++;
+    }
+
+    /** Stores a long at {@code gpa}. */
+    public void putLong(long gpa, long value) {
+        int b = block(gpa);
+        long off = gpa - starts[b];
+        segments[b].set(LONG, off, value);
+        dirty[b].mark(off >>> Pages.SHIFT);
+        writes++;
+    }
+
     /** Copies a whole page into guest RAM at page-aligned {@code gpa}. */
     public void putPage(long gpa, MemorySegment page) {
         int b = block(gpa);

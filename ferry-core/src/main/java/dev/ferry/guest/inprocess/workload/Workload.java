@@ -17,7 +17,7 @@ import java.util.Map;
  */
 public abstract class Workload {
     /** The workload names {@link #create} knows, for help texts. */
-    public static final String NAMES = "memtest, seed, random, idle";
+    public static final String NAMES = "memtest, seed, random, idle, kv";
 
     protected final GuestRam ram;
     protected final int vcpus;
@@ -41,6 +41,7 @@ public abstract class Workload {
             case "seed" -> new SeedLoad(ram, vcpus, seed, o);
             case "random" -> new RandomWrites(ram, vcpus, seed, o);
             case "idle" -> new Idle(ram, vcpus, seed, o);
+            case "kv" -> new KeyValue(ram, vcpus, seed, o);
             default -> throw new IllegalArgumentException("unknown workload '" + o.name() + "' (known: " + NAMES + ")");
         };
         return w;
@@ -52,6 +53,11 @@ public abstract class Workload {
 
     /** Checks the invariant the programs keep in RAM, given their current state. The guest must be paused. */
     public abstract GuestCheck check();
+
+    /** The guest's network device, for workloads that serve clients; null for the others. */
+    public dev.ferry.guest.inprocess.device.NetDevice device() {
+        return null;
+    }
 
     /** Progress counters, readable while the guest runs. */
     public abstract Map<String, Object> counters();
