@@ -44,6 +44,9 @@ public final class RunCommand implements Callable<Integer> {
     @Mixin
     MigrationOptions migrationOptions;
 
+    @Mixin
+    ReplicationOptions replicationOptions;
+
     @Option(names = "--migrate-to", paramLabel = "HOST:PORT", converter = Converters.Address.class,
             description = "Migrate the guest live to a destination started with 'ferry incoming'.")
     HostPort migrateTo;
@@ -83,6 +86,12 @@ public final class RunCommand implements Callable<Integer> {
         guest.resume();
         out.printf("guest running: %s of RAM, workload %s on %d vCPU(s)%n", Units.bytes(guest.ramSize()),
                 guestOptions.workload, guestOptions.vcpus);
+        if (replicationOptions.replicateTo != null) {
+            if (migrateTo != null) {
+                throw new IllegalArgumentException("--replicate-to and --migrate-to cannot be combined");
+            }
+            return replicate(guest, report, start, policy, params);
+        }
         if (migrateTo == null) {
             waitUntil(start, runFor);
             return finish(guest, report, null, Main.OK);
@@ -115,6 +124,26 @@ public final class RunCommand implements Callable<Integer> {
         int status = outcome.status() == Status.CANCELLED ? Main.MIGRATION_ABORTED : Main.MIGRATION_FAILED;
         waitUntil(start, runFor);
         return finish(guest, report, stats, status);
+    }
+
+    private int replicate(InProcessGuest guest, Map<String, Object> report, long start, PrecopyPolicy policy,
+            MigrationParameters params) throws java.io.IOException {
+        dev.ferry.precopy.Warmup.run();
+        Replicate.Started r = Replicate.start(guest, replicationOptions, policy, params, out, err);
+        if (r.failure() != null) {
+            err.println("ferry run: replication could not start: " + r.failure()
+                    + "; the guest keeps running here, unprotected");
+            report.put("replication", r.report());
+            waitUntil(start, runFor);
+            return finish(guest, report, null, Main.MIGRATION_FAILED);
+        }
+        waitUntil(start, runFor);
+        r.checkpointer().stop("the primary is shutting down");
+        report.put("replication", r.report());
+        var m = r.stats().toMap();
+        out.println("replication: " + m.get("checkpoints") + " checkpoints, pause " + m.get("pause-ms")
+                + ", status " + r.stats().status());
+        return finish(guest, report, null, "ended".equals(r.stats().status()) ? Main.MIGRATION_FAILED : Main.OK);
     }
 
     /** Migrates {@code guest} to {@code target}; never throws: the outcome says how it ended. */

@@ -39,6 +39,7 @@ public final class StreamLoader {
     private final WritableByteChannel returnPath;
     private final int supportedCapabilities;
     private final IncomingStats stats;
+    private final boolean awaitHandover;
     private final CRC32C crc = new CRC32C();
     private final FrameBuffer reply = new FrameBuffer(Records.MAX_TEXT + 16);
 
@@ -61,10 +62,21 @@ public final class StreamLoader {
      */
     public StreamLoader(FrameReader in, WritableByteChannel returnPath, int supportedCapabilities,
             IncomingStats stats) {
+        this(in, returnPath, supportedCapabilities, stats, returnPath != null);
+    }
+
+    /**
+     * @param awaitHandover whether the guest is returned only after the source's HANDOVER (a migration) or as soon as
+     *     completion is verified and acknowledged (a standby seeded by replication, which goes on reading checkpoints
+     *     from the same reader; a file)
+     */
+    public StreamLoader(FrameReader in, WritableByteChannel returnPath, int supportedCapabilities,
+            IncomingStats stats, boolean awaitHandover) {
         this.in = in;
         this.returnPath = returnPath;
         this.supportedCapabilities = supportedCapabilities;
         this.stats = stats;
+        this.awaitHandover = awaitHandover;
     }
 
     /**
@@ -143,10 +155,9 @@ public final class StreamLoader {
                 case COMPLETE -> {
                     framesBeforeComplete = in.frames() - 1;
                     verifyAndLoad(Records.Complete.read(in.payload()));
-                    if (returnPath == null) {
-                        return guest;
+                    if (awaitHandover) {
+                        awaitHandover();
                     }
-                    awaitHandover();
                     return guest;
                 }
                 default -> throw unexpected(t, "it is not part of a migration stream's body");
@@ -290,6 +301,11 @@ public final class StreamLoader {
         if (t != type) {
             throw unexpected(t, type + " was expected");
         }
+    }
+
+    /** The execution state the stream carried (after a successful load). */
+    public byte[] executionState() {
+        return executionState;
     }
 
     private StreamFormatException unexpected(FrameType t, String why) {

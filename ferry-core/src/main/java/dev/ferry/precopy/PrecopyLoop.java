@@ -49,6 +49,22 @@ public final class PrecopyLoop {
         }
     }
 
+    /**
+     * What happens once the target has verified the final copy, the guest still paused. A migration or a save hands
+     * the guest over (the source stays stopped); replication's first checkpoint resumes the source guest instead.
+     */
+    @FunctionalInterface
+    public interface Switchover {
+        /** The target takes over; the source guest stays stopped. */
+        Switchover HANDOVER = (guest, sink) -> {
+            sink.handover();
+            return false;
+        };
+
+        /** Completes the switchover; returns true if the source guest is to resume and keep running. */
+        boolean complete(Guest guest, PageSink sink) throws IOException;
+    }
+
     /** Observes a migration as it goes (progress displays, control-socket events). */
     public interface Listener {
         default void onIteration(IterationStats iteration) {
@@ -82,6 +98,8 @@ public final class PrecopyLoop {
     private final long totalPages;
     private final long startNanos = System.nanoTime();
 
+    private Switchover switchover = Switchover.HANDOVER;
+    private boolean keepsRunning;
     private volatile String abortRequest;
     private volatile boolean switchoverRequest;
 
@@ -127,6 +145,12 @@ public final class PrecopyLoop {
         this.totalPages = total;
         this.digest = new PageDigest(pages);
         this.limiter = new RateLimiter(params::maxBandwidth);
+    }
+
+    /** Sets what happens after the verified completion (default: {@link Switchover#HANDOVER}). */
+    public PrecopyLoop switchover(Switchover s) {
+        this.switchover = s;
+        return this;
     }
 
     /** Asks the loop to abort at the next batch (the guest keeps running). */
@@ -186,7 +210,9 @@ public final class PrecopyLoop {
         } catch (IOException | RuntimeException e) {
             return fail(e);
         } finally {
-            guest.dirtyLog().stop();
+            if (!keepsRunning) {
+                guest.dirtyLog().stop();
+            }
             digest.close();
         }
     }
@@ -382,9 +408,13 @@ public final class PrecopyLoop {
             lastDecision = Decision.STOP_AND_COPY;
             endRound("stop-and-copy");
             sink.complete(totalWritten, digest.digest(), completionTimeout);
-            sink.handover();
+            keepsRunning = switchover.complete(guest, sink);
         } catch (IOException | RuntimeException e) {
             return fail(e);
+        }
+        if (keepsRunning) {
+            guest.resume();
+            paused = false;
         }
         stats.downtime(System.nanoTime() - pauseStart);
         stats.estimate(0, 0, meter.bytesPerSecond());

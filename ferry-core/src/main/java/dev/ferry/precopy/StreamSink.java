@@ -31,7 +31,7 @@ import java.util.concurrent.TimeoutException;
  */
 public final class StreamSink implements PageSink {
     private static final int BATCHES = 3;
-    private static final long KEEPALIVE_NANOS = TimeUnit.SECONDS.toNanos(1);
+    private static final long KEEPALIVE_NANOS = TimeUnit.MILLISECONDS.toNanos(250);
 
     private final WritableByteChannel out;
     private final ReadableByteChannel returnPath;
@@ -48,6 +48,9 @@ public final class StreamSink implements PageSink {
     private volatile boolean closing;
     private Thread writer;
     private Thread reader;
+    private boolean releaseAfterCompletion;
+    private volatile boolean detached;
+    private static final Object STOP = new Object();
 
     /**
      * @param out where the stream goes
@@ -117,7 +120,12 @@ public final class StreamSink implements PageSink {
                     return;
                 }
                 switch (t) {
-                    case COMPLETE_ACK -> completeAck.complete(Records.CompleteAck.read(in.payload()).ramDigest());
+                    case COMPLETE_ACK -> {
+                        completeAck.complete(Records.CompleteAck.read(in.payload()).ramDigest());
+                        if (releaseAfterCompletion) {
+                            return; // the channel's next owner reads what follows
+                        }
+                    }
                     case ERROR -> {
                         fail(new DestinationException(peer + " failed: " + Records.Reason.read(in.payload()).text()));
                         return;
@@ -159,6 +167,9 @@ public final class StreamSink implements PageSink {
                     }
                     case ByteBuffer frame -> writeFully(frame);
                     case CountDownLatch flushed -> flushed.countDown();
+                    case Object stop when stop == STOP -> {
+                        return;
+                    }
                     default -> throw new IllegalStateException("unexpected queue item " + item);
                 }
                 lastWrite = System.nanoTime();
@@ -204,7 +215,7 @@ public final class StreamSink implements PageSink {
     }
 
     private void enqueue(Object item) throws IOException {
-        if (!(item instanceof CountDownLatch)) {
+        if (!(item instanceof CountDownLatch) && item != STOP) {
             framesEnqueued++;
         }
         try {
@@ -337,6 +348,9 @@ public final class StreamSink implements PageSink {
 
     @Override
     public void close() {
+        if (detached) {
+            return; // the channels have a new owner
+        }
         closing = true;
         if (writer != null) {
             writer.interrupt();
@@ -353,6 +367,32 @@ public final class StreamSink implements PageSink {
                 // nothing to do
             }
         }
+    }
+
+    /**
+     * Makes the sink give up its channels after the completion is acknowledged, without closing them: replication
+     * seeds its standby with a migration stream, then goes on with checkpoints on the same connection. Call before
+     * {@link #open}.
+     */
+    public StreamSink releaseAfterCompletion() {
+        this.releaseAfterCompletion = true;
+        return this;
+    }
+
+    /** Stops the background threads after everything queued is written; the channels stay open. */
+    public void detach() throws IOException {
+        flush();
+        enqueue(STOP);
+        try {
+            writer.join(5000);
+            if (reader != null) {
+                reader.join(5000);
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+        closing = true;
+        detached = true;
     }
 
     /** The destination reported an error of its own. */

@@ -14,9 +14,23 @@ public enum FrameType {
     ABORT(0x07),
     HANDOVER(0x08),
     KEEPALIVE(0x09),
+    /** Replication (docs/formats/replication.md): a checkpoint begins. */
+    CKPT_START(0x10),
+    /** Replication: page records of the checkpoint, laid out as PAGES. */
+    CKPT_PAGES(0x11),
+    /** Replication: the checkpoint's execution state. */
+    CKPT_STATE(0x12),
+    /** Replication: the checkpoint is complete; the standby verifies it and answers. */
+    CKPT_COMMIT(0x13),
+    /** Replication: the primary is alive. */
+    HEARTBEAT(0x14),
     HELLO_ACK(0x41),
     COMPLETE_ACK(0x42),
-    ERROR(0x43);
+    ERROR(0x43),
+    /** Replication: the checkpoint is verified and staged; its output may be released. */
+    CKPT_ACK(0x44),
+    /** Replication: the checkpoint was refused; replication ends. */
+    CKPT_NACK(0x45);
 
     private static final FrameType[] BY_CODE = new FrameType[256];
 

@@ -29,10 +29,15 @@ public final class PageBatch {
 
     /** Starts an empty batch for {@code block}. */
     public void begin(int block) {
+        begin(block, FrameType.PAGES);
+    }
+
+    /** Starts an empty batch for {@code block} in a frame of {@code type} (PAGES, or replication's CKPT_PAGES). */
+    public void begin(int block, FrameType type) {
         this.block = block;
         this.count = 0;
         this.dataPages = 0;
-        ByteBuffer b = frame.begin(FrameType.PAGES);
+        ByteBuffer b = frame.begin(type);
         b.putInt(block).putInt(0);
     }
 

@@ -1,0 +1,87 @@
+/*
+ * Copyright 2026 The Ferry Authors. Licensed under the Apache License, Version 2.0.
+ */
+package dev.ferry.cli;
+
+import dev.ferry.guest.inprocess.InProcessGuest;
+import dev.ferry.memory.Pages;
+import dev.ferry.policy.PrecopyPolicy;
+import dev.ferry.precopy.MigrationParameters;
+import dev.ferry.precopy.PrecopyLoop;
+import dev.ferry.precopy.StreamSink;
+import dev.ferry.replication.Checkpointer;
+import dev.ferry.replication.ReplicationStats;
+import dev.ferry.stats.MigrationStats;
+import dev.ferry.transport.Tcp;
+import dev.ferry.transport.WatchedChannel;
+import java.io.IOException;
+import java.io.PrintStream;
+import java.nio.channels.SocketChannel;
+import java.util.Map;
+
+/**
+ * {@code run --replicate-to}: seeds the standby with a live migration that ends with the guest resumed here
+ * instead of handed over, then starts the checkpointer.
+ */
+final class Replicate {
+    private Replicate() {
+    }
+
+    /** A replication under way, or the reason it could not start. */
+    record Started(Checkpointer checkpointer, ReplicationStats stats, MigrationStats seed, String failure) {
+        Map<String, Object> report() {
+            Map<String, Object> m = new java.util.LinkedHashMap<>(stats.toMap());
+            m.put("seed", seed.toMap());
+            return m;
+        }
+    }
+
+    static Started start(InProcessGuest guest, ReplicationOptions o, PrecopyPolicy policy, MigrationParameters params,
+            PrintStream out, PrintStream err) {
+        ReplicationStats stats = new ReplicationStats();
+        MigrationStats seed = new MigrationStats(guest.ramSize(), Pages.SIZE);
+        boolean buffering = !o.noOutputBuffering;
+        out.println("replicating to " + o.replicateTo + " every " + o.checkpointInterval + " ms, output buffering "
+                + (buffering ? "on" : "off"));
+        if (!buffering) {
+            out.println("warning: without output buffering a client may be told of a write that a failover loses");
+        }
+        SocketChannel socket;
+        try {
+            socket = Tcp.connect(o.replicateTo, RunCommand.CONNECT_TIMEOUT);
+        } catch (IOException e) {
+            stats.toMap();
+            return new Started(null, stats, seed, e.getMessage());
+        }
+        String peer = "standby " + o.replicateTo;
+        WatchedChannel channel = new WatchedChannel(socket, peer, RunCommand.PEER_TIMEOUT);
+        Checkpointer checkpointer = new Checkpointer(guest, channel, peer, o.checkpointInterval, buffering,
+                o.slabSize, stats, reason -> {
+                    err.println("ferry run: replication ended: " + reason + "; the guest keeps running, unprotected");
+                    err.flush();
+                });
+        PrecopyLoop.Outcome outcome;
+        try (StreamSink sink = new StreamSink(channel, channel, peer).releaseAfterCompletion();
+                Progress progress = new Progress(seed, out)) {
+            outcome = new PrecopyLoop(guest, sink, policy, params, seed, progress, 0, RunCommand.COMPLETION_TIMEOUT)
+                    .switchover((g, s) -> {
+                        ((StreamSink) s).detach();
+                        checkpointer.seedCommitted();
+                        return true;
+                    }).run();
+        }
+        if (!outcome.completed()) {
+            try {
+                channel.close();
+            } catch (IOException ignored) {
+                // closing
+            }
+            return new Started(null, stats, seed, outcome.message());
+        }
+        out.printf("standby seeded in %d ms (pause %.1f ms); checkpointing every %d ms%n", seed.totalTimeMillis(),
+                seed.downtimeMillisPrecise(), o.checkpointInterval);
+        out.flush();
+        checkpointer.start();
+        return new Started(checkpointer, stats, seed, null);
+    }
+}
