@@ -83,6 +83,12 @@ final class FerryProcess implements AutoCloseable {
         return process.exitValue();
     }
 
+    /** SIGKILL: the process dies at once, without running any of its shutdown code. */
+    void kill() throws InterruptedException {
+        process.destroyForcibly();
+        process.waitFor(30, TimeUnit.SECONDS);
+    }
+
     String output() {
         synchronized (lines) {
             return String.join("\n", lines);

@@ -26,12 +26,31 @@ public final class RespClient implements AutoCloseable {
 
     /** Sends a command without waiting for its reply. */
     public void send(String... args) throws IOException {
+        out.write(encode(args));
+        out.flush();
+    }
+
+    private static byte[] encode(String... args) {
         StringBuilder b = new StringBuilder("*").append(args.length).append("\r\n");
         for (String a : args) {
             b.append('$').append(a.getBytes(StandardCharsets.UTF_8).length).append("\r\n").append(a).append("\r\n");
         }
-        out.write(b.toString().getBytes(StandardCharsets.UTF_8));
+        return b.toString().getBytes(StandardCharsets.UTF_8);
+    }
+
+    /** Sends all commands at once (pipelined), then reads every reply, in order. */
+    public java.util.List<String> pipeline(java.util.List<String[]> commands) throws IOException {
+        java.io.ByteArrayOutputStream all = new java.io.ByteArrayOutputStream();
+        for (String[] c : commands) {
+            all.writeBytes(encode(c));
+        }
+        out.write(all.toByteArray());
         out.flush();
+        java.util.List<String> replies = new java.util.ArrayList<>();
+        for (int i = 0; i < commands.size(); i++) {
+            replies.add(read());
+        }
+        return replies;
     }
 
     /** Sends a command and returns its reply: "+OK", ":3", "$bar", "$nil", "-ERR ...", "*2". */
