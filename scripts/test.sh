@@ -9,6 +9,8 @@ cd "$here"
 
 need_pkgs=()
 command -v mvn >/dev/null || need_pkgs+=(maven)
+# redis-cli and redis-benchmark: the kv workload is tested against the real clients.
+command -v redis-benchmark >/dev/null || need_pkgs+=(redis-tools)
 if [ ${#need_pkgs[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
     echo "test: installing ${need_pkgs[*]}" >&2
