@@ -68,6 +68,8 @@ class ReplicationEndToEndTest {
                                                 i, acked)
                                         .isEqualTo("$v" + i);
                             }
+                            System.out.printf("trial %d: primary killed %d ms after seeding; %d writes acknowledged,"
+                                    + " all %d present on the standby%n", trial, killAfter, acked, acked);
                         }
                     }
                 }
