@@ -52,7 +52,8 @@ public final class RunCommand implements Callable<Integer> {
     HostPort migrateTo;
 
     @Option(names = "--migrate-after", paramLabel = "DURATION", converter = Converters.Time.class,
-            defaultValue = "1s", description = "Let the guest run this long before migrating (default ${DEFAULT-VALUE}).")
+            defaultValue = "1s", description = "Let the guest run this long before migrating, saving or replicating"
+                    + " (default ${DEFAULT-VALUE}).")
     Duration migrateAfter;
 
     @Option(names = "--run-for", paramLabel = "DURATION", converter = Converters.Time.class,
@@ -128,7 +129,11 @@ public final class RunCommand implements Callable<Integer> {
 
     private int replicate(InProcessGuest guest, Map<String, Object> report, long start, PrecopyPolicy policy,
             MigrationParameters params) throws java.io.IOException {
+        long replicateAt = System.nanoTime() + migrateAfter.toNanos();
         dev.ferry.precopy.Warmup.run();
+        if (waitFor(replicateAt - System.nanoTime())) {
+            return finish(guest, report, null, Main.OK);
+        }
         Replicate.Started r = Replicate.start(guest, replicationOptions, policy, params, out, err);
         if (r.failure() != null) {
             err.println("ferry run: replication could not start: " + r.failure()

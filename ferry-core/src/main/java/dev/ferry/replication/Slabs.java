@@ -69,6 +69,16 @@ public final class Slabs implements AutoCloseable {
         count++;
     }
 
+    /**
+     * Makes room for {@code pages} pages ahead of time, so that the next checkpoint's pause does not allocate: called
+     * after a checkpoint, while the guest runs.
+     */
+    public void reserve(long pages) {
+        while ((long) slabs.size() * pagesPerSlab < pages) {
+            addSlab();
+        }
+    }
+
     /** Ends the checkpoint: counts a strike if it was smaller than the one before, halves the slabs on enough. */
     public void finish() {
         if (previousCount >= 0 && count < previousCount) {

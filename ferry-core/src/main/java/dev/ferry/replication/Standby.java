@@ -94,6 +94,8 @@ public final class Standby {
                 }
                 switch (t) {
                     case HEARTBEAT -> CheckpointRecords.Heartbeat.read(in.payload());
+                    // The seed's stream may end with keepalives sent while the primary waited for COMPLETE_ACK.
+                    case KEEPALIVE -> in.payload().expectEnd();
                     case CKPT_START -> start(CheckpointRecords.Start.read(in.payload()));
                     case CKPT_PAGES -> stagePages(in.payload());
                     case CKPT_STATE -> stageState(in.payload());
