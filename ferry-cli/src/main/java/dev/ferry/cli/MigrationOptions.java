@@ -26,11 +26,34 @@ final class MigrationOptions {
             description = "Cap on the bytes per second sent (default: unlimited); suffixes K, M, G allowed.")
     long maxBandwidth;
 
+    @Option(names = "--auto-converge",
+            description = "Throttle the guest's vCPUs when it dirties memory faster than it can be sent.")
+    boolean autoConverge;
+
+    @Option(names = "--throttle-trigger-threshold", paramLabel = "PERCENT", defaultValue = "50",
+            description = "Throttle when the bytes dirtied in a period exceed this percent of the bytes sent in it"
+                    + " (default ${DEFAULT-VALUE}).")
+    int throttleTriggerThreshold;
+
+    @Option(names = "--cpu-throttle-initial", paramLabel = "PERCENT", defaultValue = "20",
+            description = "First throttle (default ${DEFAULT-VALUE}).")
+    int cpuThrottleInitial;
+
+    @Option(names = "--cpu-throttle-increment", paramLabel = "PERCENT", defaultValue = "10",
+            description = "Added to the throttle each time it is raised (default ${DEFAULT-VALUE}).")
+    int cpuThrottleIncrement;
+
+    @Option(names = "--max-cpu-throttle", paramLabel = "PERCENT", defaultValue = "99",
+            description = "Highest throttle (default ${DEFAULT-VALUE}).")
+    int maxCpuThrottle;
+
     PrecopyPolicy policy() {
         return Policies.parse(policies);
     }
 
     MigrationParameters parameters() {
-        return new MigrationParameters().downtimeLimitMillis(downtimeLimit).maxBandwidth(maxBandwidth);
+        return new MigrationParameters().downtimeLimitMillis(downtimeLimit).maxBandwidth(maxBandwidth)
+                .autoConverge(autoConverge)
+                .throttle(throttleTriggerThreshold, cpuThrottleInitial, cpuThrottleIncrement, maxCpuThrottle);
     }
 }

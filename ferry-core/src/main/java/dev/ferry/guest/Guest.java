@@ -48,6 +48,14 @@ public interface Guest extends AutoCloseable {
     @Override
     void close();
 
+    /**
+     * Throttles the vCPUs: they sleep {@code percent} percent of the time (auto-converge slows a guest that dirties
+     * memory faster than it can be sent); 0 lets them run freely. Returns false if the backend cannot throttle.
+     */
+    default boolean throttle(int percent) {
+        return false;
+    }
+
     /** The guest's external output, if it has an output device; a guest without one has nothing to hold back. */
     default java.util.Optional<OutputGate> output() {
         return java.util.Optional.empty();

@@ -14,6 +14,11 @@ public final class MigrationParameters {
 
     private volatile long downtimeLimitMillis = DEFAULT_DOWNTIME_LIMIT_MS;
     private volatile long maxBandwidth;
+    private volatile boolean autoConverge;
+    private volatile int throttleTriggerThreshold = 50;
+    private volatile int cpuThrottleInitial = 20;
+    private volatile int cpuThrottleIncrement = 10;
+    private volatile int maxCpuThrottle = 99;
 
     public long downtimeLimitMillis() {
         return downtimeLimitMillis;
@@ -39,5 +44,55 @@ public final class MigrationParameters {
         }
         this.maxBandwidth = bytesPerSecond;
         return this;
+    }
+
+    /** The auto-converge capability: throttle the guest when it dirties memory faster than it can be sent. */
+    public boolean autoConverge() {
+        return autoConverge;
+    }
+
+    public MigrationParameters autoConverge(boolean on) {
+        this.autoConverge = on;
+        return this;
+    }
+
+    /**
+     * QEMU's auto-converge parameters: throttle when the bytes dirtied in a period exceed
+     * {@code throttle-trigger-threshold} percent of the bytes sent in it, twice in a row; start at
+     * {@code cpu-throttle-initial} percent, add {@code cpu-throttle-increment} each time, never beyond
+     * {@code max-cpu-throttle}.
+     */
+    public MigrationParameters throttle(int triggerThreshold, int initial, int increment, int max) {
+        check("throttle-trigger-threshold", triggerThreshold, 1, 100);
+        check("cpu-throttle-initial", initial, 1, 99);
+        check("cpu-throttle-increment", increment, 1, 99);
+        check("max-cpu-throttle", max, 1, 99);
+        this.throttleTriggerThreshold = triggerThreshold;
+        this.cpuThrottleInitial = initial;
+        this.cpuThrottleIncrement = increment;
+        this.maxCpuThrottle = max;
+        return this;
+    }
+
+    private static void check(String name, int v, int min, int max) {
+        if (v < min || v > max) {
+            throw new IllegalArgumentException(name + " must be between " + min + " and " + max + ": " + v);
+        }
+    }
+
+    public int throttleTriggerThreshold() {
+        return throttleTriggerThreshold;
+    }
+
+    public int cpuThrottleInitial() {
+        return cpuThrottleInitial;
+    }
+
+    public int cpuThrottleIncrement() {
+        return cpuThrottleIncrement;
+    }
+
+    public int maxCpuThrottle() {
+        return maxCpuThrottle;
     }
 }

@@ -121,6 +121,12 @@ public final class PrecopyLoop {
     private boolean peekUnsupported;
     private long dirtyRate;
     private Decision lastDecision = Decision.CONTINUE_PRECOPY;
+    // Auto-converge: the current throttle and the period it is judged over (QEMU's migration_trigger_throttle).
+    private int throttle;
+    private int dirtyRateHighCount;
+    private long periodStartNanos;
+    private long periodStartTransferred;
+    private long periodDirtyPages;
     private boolean paused;
 
     public PrecopyLoop(Guest guest, PageSink sink, PrecopyPolicy policy, MigrationParameters params,
@@ -213,6 +219,8 @@ public final class PrecopyLoop {
             if (!keepsRunning) {
                 guest.dirtyLog().stop();
             }
+            // A guest that goes on running here (abort, failure, replication) runs at full speed again.
+            unthrottle();
             digest.close();
         }
     }
@@ -375,6 +383,7 @@ public final class PrecopyLoop {
         double seconds = Math.max(1e-6, (now - lastSyncNanos) * 1e-9);
         dirtyRate = (long) (found / seconds);
         stats.dirtySync(dirtyRate);
+        autoConverge(now, found);
         lastSyncNanos = now;
         unsent = found;
         roundDirty = found;
@@ -386,6 +395,46 @@ public final class PrecopyLoop {
         scanPage = 0;
         peekedDirty = 0;
         lastPeekNanos = now;
+    }
+
+    /**
+     * At most once a second, as QEMU does: if the guest dirtied more than {@code throttle-trigger-threshold} percent of
+     * what was sent in the period, twice in a row, throttle its vCPUs (more each time, up to the maximum).
+     */
+    private void autoConverge(long now, long dirtiedPages) {
+        if (!params.autoConverge() || iteration == 0) {
+            return;
+        }
+        if (periodStartNanos == 0) {
+            periodStartNanos = now;
+            periodStartTransferred = stats.transferred();
+            return;
+        }
+        periodDirtyPages += dirtiedPages;
+        if (now - periodStartNanos < 1_000_000_000L) {
+            return;
+        }
+        long sent = stats.transferred() - periodStartTransferred;
+        long dirtied = periodDirtyPages * Pages.SIZE;
+        if (dirtied > sent * params.throttleTriggerThreshold() / 100 && ++dirtyRateHighCount >= 2) {
+            dirtyRateHighCount = 0;
+            int next = throttle == 0 ? params.cpuThrottleInitial()
+                    : Math.min(params.maxCpuThrottle(), throttle + params.cpuThrottleIncrement());
+            if (guest.throttle(next)) {
+                throttle = next;
+                stats.throttle(throttle);
+            }
+        }
+        periodStartNanos = now;
+        periodStartTransferred = stats.transferred();
+        periodDirtyPages = 0;
+    }
+
+    private void unthrottle() {
+        if (throttle > 0) {
+            guest.throttle(0);
+            throttle = 0;
+        }
     }
 
     private Outcome stopAndCopy() throws IOException {

@@ -49,6 +49,7 @@ public final class MigrationStats {
     private long downtimeBytes;
     private double bandwidth = -1;
     private String policy = "";
+    private int cpuThrottle;
     private String errorDesc;
     private final List<IterationStats> iterations = new ArrayList<>();
     private final Map<String, Object> extra = new LinkedHashMap<>();
@@ -118,6 +119,15 @@ public final class MigrationStats {
         iterations.add(it);
     }
 
+    /** The auto-converge throttle now applied, in percent. */
+    public synchronized void throttle(int percent) {
+        cpuThrottle = percent;
+    }
+
+    public synchronized int throttle() {
+        return cpuThrottle;
+    }
+
     public synchronized void downtime(long nanos) {
         downtimeNanos = nanos;
     }
@@ -182,6 +192,7 @@ public final class MigrationStats {
         }
         m.put("expected-downtime", expectedDowntimeMillis);
         m.put("setup-time", setupNanos < 0 ? 0 : setupNanos / 1_000_000);
+        m.put("cpu-throttle-percentage", cpuThrottle);
         if (errorDesc != null) {
             m.put("error-desc", errorDesc);
         }

@@ -182,6 +182,17 @@ public final class InProcessGuest implements Guest {
     }
 
     @Override
+    public boolean throttle(int percent) {
+        if (percent < 0 || percent > 99) {
+            throw new IllegalArgumentException("throttle must be between 0 and 99 percent: " + percent);
+        }
+        for (VCpu v : vcpus) {
+            v.throttle(percent);
+        }
+        return true;
+    }
+
+    @Override
     public java.util.Optional<dev.ferry.guest.OutputGate> output() {
         return java.util.Optional.ofNullable(workload.device());
     }

@@ -22,6 +22,15 @@ final class VCpu implements Runnable {
     private volatile boolean paused = true;
     private volatile boolean stopRequested;
     private volatile Thread waiter;
+    /** Percent of the time to sleep (auto-converge), 0 to 99. */
+    private volatile int throttle;
+    /**
+     * A throttled vCPU runs in slices of this length, each followed by its nap. QEMU uses 10 ms; longer slices mean
+     * longer naps (at 99%, 50 ms of running then about 5 s asleep), during which a precopy round can complete
+     * without the guest dirtying anything: a guest that sweeps its memory faster than it can be sent converges only
+     * that way.
+     */
+    static final long THROTTLE_SLICE_NANOS = 50_000_000L;
 
     VCpu(int index, VCpuProgram program, VCpuMemory memory, double rate) {
         this.index = index;
@@ -29,6 +38,10 @@ final class VCpu implements Runnable {
         this.memory = memory;
         this.rate = rate;
         this.thread = Thread.ofPlatform().name("vcpu-" + index).daemon().unstarted(this);
+    }
+
+    void throttle(int percent) {
+        this.throttle = percent;
     }
 
     VCpuProgram program() {
@@ -84,6 +97,7 @@ final class VCpu implements Runnable {
     public void run() {
         long epoch = System.nanoTime();
         long writesAtEpoch = memory.writes();
+        long sliceStart = System.nanoTime();
         paused = false;
         while (true) {
             if (pauseRequested) {
@@ -101,9 +115,23 @@ final class VCpu implements Runnable {
                 paused = false;
                 // Paused time is not owed to the rate limiter: no burst after a resume.
                 epoch = System.nanoTime();
+                sliceStart = epoch;
                 writesAtEpoch = memory.writes();
             }
             program.step(memory);
+            int t = throttle;
+            long now = System.nanoTime();
+            if (t > 0 && now - sliceStart >= THROTTLE_SLICE_NANOS) {
+                // Throttled: after each slice of running, sleep t / (100 - t) of it (t% of the time asleep).
+                long nap = (now - sliceStart) * t / (100 - t);
+                long wake = now + nap;
+                while (!pauseRequested && (now = System.nanoTime()) < wake) {
+                    LockSupport.parkNanos(this, wake - now);
+                }
+                sliceStart = System.nanoTime();
+            } else if (t == 0) {
+                sliceStart = now;
+            }
             if (rate > 0) {
                 long done = memory.writes() - writesAtEpoch;
                 double due = (System.nanoTime() - epoch) * 1e-9 * rate;
