@@ -127,6 +127,7 @@ public final class DemoCommand implements java.util.concurrent.Callable<Integer>
     private static Map<String, Object> summary(MigrationStats stats) {
         Map<String, Object> m = new java.util.LinkedHashMap<>(stats.toMap());
         m.remove("iterations");
+        m.remove("timeline");
         return m;
     }
 

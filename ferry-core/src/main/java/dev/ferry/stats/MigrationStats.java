@@ -52,6 +52,11 @@ public final class MigrationStats {
     private int cpuThrottle;
     private String errorDesc;
     private final List<IterationStats> iterations = new ArrayList<>();
+    /** Samples for charts: at most one per {@link #TIMELINE_INTERVAL_NANOS}, at most {@link #TIMELINE_MAX}. */
+    private final List<Map<String, Object>> timeline = new ArrayList<>();
+    private long lastSampleNanos;
+    private static final long TIMELINE_INTERVAL_NANOS = 100_000_000L;
+    private static final int TIMELINE_MAX = 36_000;
     private final Map<String, Object> extra = new LinkedHashMap<>();
 
     public MigrationStats(long totalRam, long pageSize) {
@@ -108,6 +113,20 @@ public final class MigrationStats {
         remaining = remainingBytes;
         expectedDowntimeMillis = expectedDowntimeMs;
         bandwidth = bytesPerSecond;
+        long now = System.nanoTime();
+        if (now - lastSampleNanos >= TIMELINE_INTERVAL_NANOS && timeline.size() < TIMELINE_MAX) {
+            lastSampleNanos = now;
+            Map<String, Object> s = new LinkedHashMap<>();
+            s.put("t-ms", (now - startNanos) / 1_000_000);
+            s.put("transferred", transferred);
+            s.put("remaining", remainingBytes);
+            s.put("bandwidth", Math.round(Math.max(0, bytesPerSecond)));
+            s.put("expected-downtime", expectedDowntimeMs);
+            s.put("dirty-pages-rate", dirtyPagesRate);
+            s.put("cpu-throttle-percentage", cpuThrottle);
+            s.put("iteration", iterations.size() + 1);
+            timeline.add(s);
+        }
     }
 
     public synchronized void dirtySync(long pagesPerSecond) {
@@ -217,6 +236,7 @@ public final class MigrationStats {
             its.add(it.toMap());
         }
         m.put("iterations", its);
+        m.put("timeline", new ArrayList<>(timeline));
         return m;
     }
 }
