@@ -1,0 +1,263 @@
+/*
+ * Copyright 2026 The Ferry Authors. Licensed under the Apache License, Version 2.0.
+ */
+package dev.ferry.control;
+
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.MappingIterator;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.nio.channels.Channels;
+import java.nio.channels.ServerSocketChannel;
+import java.nio.channels.SocketChannel;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.CopyOnWriteArrayList;
+
+/**
+ * A control socket speaking QMP's framing: on connect a greeting; the client must send {@code qmp_capabilities}
+ * first; then {@code {"execute": NAME, "arguments": {...}, "id": ...}} is answered with
+ * {@code {"return": ...}} or {@code {"error": {"class": ..., "desc": ...}}}, the {@code id} echoed; asynchronous
+ * {@code {"event": NAME, "data": {...}, "timestamp": {...}}} go to every negotiated client. Each message is one JSON
+ * object followed by CRLF. Several clients may be connected; each has a virtual thread.
+ */
+public final class QmpServer implements AutoCloseable {
+    /** Parsers must not close the socket they read: an error is still answered on it. */
+    public static final ObjectMapper JSON = new ObjectMapper()
+            .disable(com.fasterxml.jackson.core.JsonParser.Feature.AUTO_CLOSE_SOURCE);
+
+    private final ServerSocketChannel server;
+    private final ControlAddress address;
+    private final String product;
+    private final Map<String, QmpHandler> handlers = new ConcurrentHashMap<>();
+    private final List<Client> clients = new CopyOnWriteArrayList<>();
+    private volatile boolean closed;
+
+    private QmpServer(ServerSocketChannel server, ControlAddress address, String product) {
+        this.server = server;
+        this.address = address;
+        this.product = product;
+        register("query-commands", a -> handlers.keySet().stream().sorted().map(n -> Map.of("name", n)).toList());
+        register("query-version", a -> {
+            Map<String, Object> v = new LinkedHashMap<>();
+            v.put("qemu", Map.of("major", 0, "minor", 1, "micro", 0));
+            v.put("package", product);
+            return v;
+        });
+    }
+
+    /** Listens on {@code address} (a unix socket's stale file is replaced). Loopback TCP unless told otherwise. */
+    public static QmpServer open(ControlAddress address, String product) throws IOException {
+        if (address.isUnix()) {
+            Files.deleteIfExists(address.unixPath());
+        }
+        ServerSocketChannel s = ServerSocketChannel.open(address.family());
+        try {
+            s.bind(address.socketAddress());
+        } catch (IOException e) {
+            s.close();
+            throw new IOException("cannot open control socket " + address + ": " + e.getMessage());
+        }
+        QmpServer q = new QmpServer(s, address, product);
+        Thread.ofVirtual().name("control " + address).start(q::accept);
+        return q;
+    }
+
+    public ControlAddress address() {
+        return address;
+    }
+
+    /** Adds a command; the name is QEMU's where QEMU has the command. */
+    public QmpServer register(String command, QmpHandler handler) {
+        handlers.put(command, handler);
+        return this;
+    }
+
+    public Set<String> commands() {
+        return handlers.keySet();
+    }
+
+    /** Sends an event to every client that finished capability negotiation. */
+    public void emit(String event, Map<String, ?> data) {
+        long micros = System.currentTimeMillis() * 1000 + (System.nanoTime() / 1000) % 1000;
+        Map<String, Object> m = new LinkedHashMap<>();
+        m.put("event", event);
+        if (data != null) {
+            m.put("data", data);
+        }
+        m.put("timestamp", Map.of("seconds", micros / 1_000_000, "microseconds", micros % 1_000_000));
+        for (Client c : clients) {
+            if (c.negotiated) {
+                c.send(m);
+            }
+        }
+    }
+
+    private void accept() {
+        while (!closed) {
+            try {
+                SocketChannel ch = server.accept();
+                Client c = new Client(ch);
+                clients.add(c);
+                Thread.ofVirtual().name("control client").start(c::serve);
+            } catch (IOException e) {
+                if (closed) {
+                    return;
+                }
+            }
+        }
+    }
+
+    @Override
+    public void close() {
+        closed = true;
+        try {
+            server.close();
+        } catch (IOException ignored) {
+            // closing
+        }
+        for (Client c : clients) {
+            c.close();
+        }
+        if (address.isUnix()) {
+            try {
+                Files.deleteIfExists(address.unixPath());
+            } catch (IOException ignored) {
+                // best effort
+            }
+        }
+    }
+
+    private final class Client {
+        private final SocketChannel channel;
+        private final OutputStream out;
+        private volatile boolean negotiated;
+
+        Client(SocketChannel channel) {
+            this.channel = channel;
+            this.out = Channels.newOutputStream(channel);
+        }
+
+        void serve() {
+            try {
+                Map<String, Object> greeting = new LinkedHashMap<>();
+                Map<String, Object> qmp = new LinkedHashMap<>();
+                qmp.put("version", Map.of("qemu", Map.of("major", 0, "minor", 1, "micro", 0), "package", product));
+                qmp.put("capabilities", List.of());
+                greeting.put("QMP", qmp);
+                send(greeting);
+                InputStream in = Channels.newInputStream(channel);
+                try (MappingIterator<JsonNode> messages = JSON.readerFor(JsonNode.class).readValues(in)) {
+                    while (messages.hasNextValue()) {
+                        handle(messages.nextValue());
+                    }
+                } catch (JsonProcessingException | RuntimeException e) {
+                    String m = e.getMessage() == null ? e.toString() : e.getMessage().lines().findFirst().orElse("");
+                    send(error(null, QmpError.generic("JSON parse error: " + m)));
+                }
+            } catch (IOException e) {
+                // the client went away
+            } finally {
+                close();
+            }
+        }
+
+        private void handle(JsonNode msg) {
+            JsonNode id = msg.isObject() ? msg.get("id") : null;
+            if (!msg.isObject() || !msg.has("execute") || !msg.get("execute").isTextual()) {
+                send(error(id, QmpError.generic("QMP input must be a JSON object with \"execute\"")));
+                return;
+            }
+            String name = msg.get("execute").asText();
+            JsonNode args = msg.get("arguments");
+            if (args != null && !args.isObject()) {
+                send(error(id, QmpError.generic("QMP input member 'arguments' must be an object")));
+                return;
+            }
+            for (var it = msg.fieldNames(); it.hasNext();) {
+                String f = it.next();
+                if (!f.equals("execute") && !f.equals("arguments") && !f.equals("id")) {
+                    send(error(id, QmpError.generic("QMP input member '" + f + "' is unexpected")));
+                    return;
+                }
+            }
+            if (name.equals("qmp_capabilities")) {
+                if (negotiated) {
+                    send(error(id, QmpError.commandNotFound(
+                            "Capabilities negotiation is already complete, command ignored")));
+                } else {
+                    negotiated = true;
+                    send(ok(id, null));
+                }
+                return;
+            }
+            if (!negotiated) {
+                send(error(id, QmpError.commandNotFound("Expecting capabilities negotiation with"
+                        + " 'qmp_capabilities'")));
+                return;
+            }
+            QmpHandler h = handlers.get(name);
+            if (h == null) {
+                send(error(id, QmpError.commandNotFound("The command " + name + " has not been found")));
+                return;
+            }
+            try {
+                ObjectNode a = args == null ? JSON.createObjectNode() : (ObjectNode) args;
+                send(ok(id, h.handle(a)));
+            } catch (QmpError e) {
+                send(error(id, e));
+            } catch (RuntimeException e) {
+                send(error(id, QmpError.generic(e.getMessage() != null ? e.getMessage() : e.toString())));
+            }
+        }
+
+        private Map<String, Object> ok(JsonNode id, Object value) {
+            Map<String, Object> m = new LinkedHashMap<>();
+            m.put("return", value == null ? Map.of() : value);
+            if (id != null) {
+                m.put("id", id);
+            }
+            return m;
+        }
+
+        private Map<String, Object> error(JsonNode id, QmpError e) {
+            Map<String, Object> m = new LinkedHashMap<>();
+            Map<String, Object> err = new LinkedHashMap<>();
+            err.put("class", e.errorClass());
+            err.put("desc", e.getMessage());
+            m.put("error", err);
+            if (id != null) {
+                m.put("id", id);
+            }
+            return m;
+        }
+
+        synchronized void send(Map<String, Object> message) {
+            try {
+                out.write(JSON.writeValueAsBytes(message));
+                out.write("\r\n".getBytes(StandardCharsets.US_ASCII));
+                out.flush();
+            } catch (IOException e) {
+                close();
+            }
+        }
+
+        void close() {
+            clients.remove(this);
+            try {
+                channel.close();
+            } catch (IOException ignored) {
+                // closing
+            }
+        }
+    }
+}

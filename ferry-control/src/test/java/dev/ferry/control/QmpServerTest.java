@@ -1,0 +1,95 @@
+/*
+ * Copyright 2026 The Ferry Authors. Licensed under the Apache License, Version 2.0.
+ */
+package dev.ferry.control;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import java.io.BufferedReader;
+import java.io.InputStreamReader;
+import java.io.OutputStream;
+import java.net.Socket;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.Map;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+class QmpServerTest {
+    @TempDir
+    Path dir;
+
+    private QmpServer server(ControlAddress a) throws Exception {
+        QmpServer s = QmpServer.open(a, "ferry test");
+        s.register("echo", args -> Map.of("said", args.path("text").asText()));
+        s.register("fail", args -> {
+            throw QmpError.generic("refused: " + args.path("why").asText());
+        });
+        return s;
+    }
+
+    @Test
+    void negotiatesAnswersAndReportsErrorsOverAUnixSocket() throws Exception {
+        ControlAddress a = ControlAddress.parse("unix:" + dir.resolve("ctl.sock"));
+        try (QmpServer s = server(a); QmpClient c = QmpClient.connect(a, Duration.ofSeconds(5))) {
+            assertThat(c.greeting().at("/QMP/version/package").asText()).isEqualTo("ferry test");
+            assertThat(c.execute("echo", QmpServer.JSON.readTree("{\"text\":\"hi\"}")).get("said").asText())
+                    .isEqualTo("hi");
+            assertThatThrownBy(() -> c.execute("fail", QmpServer.JSON.readTree("{\"why\":\"no\"}")))
+                    .isInstanceOfSatisfying(QmpError.class, e -> {
+                        assertThat(e.errorClass()).isEqualTo("GenericError");
+                        assertThat(e.getMessage()).isEqualTo("refused: no");
+                    });
+            assertThatThrownBy(() -> c.execute("nope", null)).isInstanceOfSatisfying(QmpError.class,
+                    e -> assertThat(e.errorClass()).isEqualTo("CommandNotFound"));
+            assertThat(c.execute("query-commands", null).toString()).contains("echo").contains("query-version");
+            s.emit("TEST_EVENT", Map.of("n", 1));
+            JsonNode e = c.awaitEvent("TEST_EVENT", Duration.ofSeconds(5));
+            assertThat(e.at("/data/n").asInt()).isEqualTo(1);
+            assertThat(e.at("/timestamp/seconds").asLong()).isPositive();
+        }
+    }
+
+    @Test
+    void rawProtocolFollowsQmp() throws Exception {
+        ControlAddress a = ControlAddress.parse("tcp:127.0.0.1:0");
+        // Port 0 cannot be known before binding: bind a real port through the server instead.
+        int port;
+        try (java.net.ServerSocket probe = new java.net.ServerSocket(0)) {
+            port = probe.getLocalPort();
+        }
+        a = ControlAddress.parse("tcp:127.0.0.1:" + port);
+        try (QmpServer s = server(a); Socket sock = new Socket("127.0.0.1", port)) {
+            BufferedReader in = new BufferedReader(new InputStreamReader(sock.getInputStream(), StandardCharsets.UTF_8));
+            OutputStream out = sock.getOutputStream();
+            assertThat(in.readLine()).startsWith("{\"QMP\":");
+            out.write("{\"execute\":\"echo\",\"id\":1}\n".getBytes());
+            assertThat(in.readLine()).contains("Expecting capabilities negotiation").contains("\"id\":1");
+            out.write("{\"execute\":\"qmp_capabilities\"}\n".getBytes());
+            assertThat(in.readLine()).isEqualTo("{\"return\":{}}");
+            out.write("{\"execute\":\"qmp_capabilities\"}\n".getBytes());
+            assertThat(in.readLine()).contains("already complete");
+            out.write("{\"execute\":\"echo\",\"arguments\":{\"text\":\"x\"},\"id\":\"a\"}".getBytes());
+            assertThat(in.readLine()).isEqualTo("{\"return\":{\"said\":\"x\"},\"id\":\"a\"}");
+            out.write("{\"execute\":\"echo\",\"arguments\":[1]}\n".getBytes());
+            assertThat(in.readLine()).contains("'arguments' must be an object");
+            out.write("{\"exec\":\"echo\"}\n".getBytes());
+            assertThat(in.readLine()).contains("must be a JSON object with \\\"execute\\\"");
+            out.write("{\"execute\":\"echo\",\"bogus\":1}\n".getBytes());
+            assertThat(in.readLine()).contains("'bogus' is unexpected");
+            out.write("{not json\n".getBytes());
+            assertThat(in.readLine()).contains("JSON parse error");
+        }
+    }
+
+    @Test
+    void addressesAreParsedWithClearErrors() {
+        assertThat(ControlAddress.parse("unix:/tmp/x").isUnix()).isTrue();
+        assertThat(ControlAddress.parse("tcp:127.0.0.1:4444").tcp().port()).isEqualTo(4444);
+        assertThatThrownBy(() -> ControlAddress.parse("udp:1")).hasMessageContaining("unix:PATH or tcp:HOST:PORT");
+        assertThatThrownBy(() -> ControlAddress.parse("unix:")).hasMessageContaining("needs a path");
+    }
+}
