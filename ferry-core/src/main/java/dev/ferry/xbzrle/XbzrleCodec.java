@@ -52,9 +52,6 @@ public final class XbzrleCodec {
     private static final long LOW7 = 0x7f7f7f7f7f7f7f7fL;
     private static final long HIGH = 0x8080808080808080L;
 
-    /** Equal stretches longer than this many bytes go to the vectorised mismatch. */
-    private static final int SCALAR_ZERO_SCAN = 64;
-
     private XbzrleCodec() {
     }
 
@@ -89,33 +86,70 @@ public final class XbzrleCodec {
         Objects.checkFromIndexSize(curOffset, length, cur.byteSize());
         Objects.checkFromIndexSize(dstOffset, dstLimit, dst.byteSize());
 
+        if (length == 0) {
+            return UNCHANGED;
+        }
+        // The page is scanned in 64-byte blocks. For the block at 'base' (a multiple of 64), bit k of
+        // 'bits' is set iff byte base + k differs; past the end of the page the bits are clear.
+        // Run boundaries are then found with numberOfTrailingZeros on the bitmap, in registers:
+        // finding them byte- or word-wise makes every run wait for a load of its own.
+        int base = 0;
+        long bits = blockBits(old, oldOffset, cur, curOffset, 0, length);
         int d = 0;
         int i = 0;
         while (i < length) {
             if (d + 2 > dstLimit) {
                 return OVERFLOW;
             }
-            int z = nextDiff(old, oldOffset, cur, curOffset, i, length);
-            if (z == length) {
-                return i == 0 ? UNCHANGED : d; // the trailing zero run is not written
+            // Zero run [i, z).
+            long t = bits & (-1L << (i - base)); // i - base is 0..63
+            if (t == 0) {
+                int p = nextDiff(old, oldOffset, cur, curOffset, base + 64, length);
+                if (p == length) {
+                    return i == 0 ? UNCHANGED : d; // the trailing zero run is not written
+                }
+                base = p & ~63;
+                bits = blockBits(old, oldOffset, cur, curOffset, base, length);
+                t = bits & (-1L << (p - base));
             }
-            d = putLength(dst, dstOffset, d, z - i);
-            if (d + 2 > dstLimit) {
-                return OVERFLOW;
+            int z = base + Long.numberOfTrailingZeros(t);
+            // Non-zero run [z, e): the byte at z differs.
+            t = ~bits & (-1L << (z - base));
+            while (t == 0) {
+                base += 64;
+                if (base >= length) {
+                    break;
+                }
+                bits = blockBits(old, oldOffset, cur, curOffset, base, length);
+                t = ~bits;
             }
-            int e = nextEqual(old, oldOffset, cur, curOffset, z, length);
+            int e = t == 0 ? length : base + Long.numberOfTrailingZeros(t);
+            int zrun = z - i;
             int n = e - z;
-            d = putLength(dst, dstOffset, d, n);
-            if (d + n > dstLimit) {
-                return OVERFLOW;
-            }
-            if (n <= 8 && z + 8 <= length && d + 8 <= dstLimit) {
-                // One long: the bytes past the run land inside the limit and are overwritten next.
-                dst.set(LONG, dstOffset + d, cur.get(LONG, curOffset + z));
+            if ((zrun | n) < 0x80 && n <= 6 && d + 8 <= dstLimit && z + 8 <= length) {
+                // Both lengths take one byte and the run fits in the same long: one write. The
+                // overflow checks (d + 3 <= dstLimit, d + 2 + n <= dstLimit) hold as d + 8 does.
+                dst.set(LONG, dstOffset + d, zrun | (n << 8) | (cur.get(LONG, curOffset + z) << 16));
+                d += 2 + n;
             } else {
-                MemorySegment.copy(cur, curOffset + z, dst, dstOffset + d, n);
+                d = putLength(dst, dstOffset, d, zrun);
+                if (d + 2 > dstLimit) {
+                    return OVERFLOW;
+                }
+                d = putLength(dst, dstOffset, d, n);
+                if (d + n > dstLimit) {
+                    return OVERFLOW;
+                }
+                if (n >= 8) {
+                    copyAtLeast8(cur, curOffset + z, dst, dstOffset + d, n);
+                } else if (z + 8 <= length && d + 8 <= dstLimit) {
+                    // The bytes past the run land inside the limit and are overwritten next.
+                    dst.set(LONG, dstOffset + d, cur.get(LONG, curOffset + z));
+                } else {
+                    MemorySegment.copy(cur, curOffset + z, dst, dstOffset + d, n);
+                }
+                d += n;
             }
-            d += n;
             i = e;
         }
         return d;
@@ -152,114 +186,132 @@ public final class XbzrleCodec {
         Objects.checkFromIndexSize(pageOffset, pageLength, page.byteSize());
 
         final int end = deltaLength;
+        // Positions i with a whole long of the delta segment from there (possibly past the delta's
+        // end: such bytes are read but never used) take the fast path.
+        final long fastEnd = Math.min(delta.byteSize() - off - 8, Integer.MAX_VALUE);
+        final int pageWordEnd = pageLength - 8;
         int i = 0;
         int d = 0;
-        // Fast path: while a whole long of the delta is left, parse both lengths out of one read.
-        while (i + 8 <= end) {
-            long w = delta.get(LONG, off + i);
-            int b = (int) w & 0xff;
+        while (i < end) {
             int z;
-            int k;
-            if (b < 0x80) {
-                z = b;
-                k = 1;
-            } else {
-                int b1 = (int) (w >>> 8) & 0xff;
-                if (b1 >= 0x80) {
-                    throw tooLong(i);
-                }
-                z = (b & 0x7f) | (b1 << 7);
-                k = 2;
-            }
-            if (z == 0 && i != 0) {
-                throw new XbzrleFormatException(XbzrleFormatException.Reason.EMPTY_ZERO_RUN, i, "");
-            }
-            d += z;
-            if (d > pageLength) {
-                throw pastEnd(i, "zero run of " + z + " bytes ends at page offset " + d, pageLength);
-            }
-            // i + k + 2 <= i + 4 <= end: the two-bytes-left check for the second length holds.
-            int j = i + k;
-            long w2 = w >>> (k << 3);
-            b = (int) w2 & 0xff;
             int n;
-            if (b < 0x80) {
-                n = b;
-                k = 1;
-            } else {
-                int b1 = (int) (w2 >>> 8) & 0xff;
-                if (b1 >= 0x80) {
-                    throw tooLong(j);
+            int data;
+            long w;
+            if (i <= fastEnd) {
+                // Both lengths out of one read of the delta.
+                w = delta.get(LONG, off + i);
+                if (end - i < 2) {
+                    throw truncatedLength(i, end);
                 }
-                n = (b & 0x7f) | (b1 << 7);
-                k = 2;
+                int b = (int) w & 0xff;
+                int k;
+                if (b < 0x80) {
+                    z = b;
+                    k = 1;
+                } else {
+                    int b1 = (int) (w >>> 8) & 0xff;
+                    if (b1 >= 0x80) {
+                        throw tooLong(i);
+                    }
+                    z = (b & 0x7f) | (b1 << 7);
+                    k = 2;
+                }
+                if (z == 0 && i != 0) {
+                    throw emptyZeroRun(i);
+                }
+                d += z;
+                if (d > pageLength) {
+                    throw zeroRunPastEnd(i, z, d, pageLength);
+                }
+                int j = i + k;
+                if (end - j < 2) {
+                    throw truncatedLength(j, end);
+                }
+                long w2 = w >>> (k << 3);
+                b = (int) w2 & 0xff;
+                if (b < 0x80) {
+                    n = b;
+                    k = 1;
+                } else {
+                    int b1 = (int) (w2 >>> 8) & 0xff;
+                    if (b1 >= 0x80) {
+                        throw tooLong(j);
+                    }
+                    n = (b & 0x7f) | (b1 << 7);
+                    k = 2;
+                }
+                if (n == 0) {
+                    throw emptyNonZeroRun(j);
+                }
+                data = j + k;
+                checkNonZeroRun(j, data, n, d, pageLength, end);
+                int used = data - i; // 2 to 4 header bytes
+                if (n <= 8 - used && d <= pageWordEnd) {
+                    // The run's bytes are in w already: merge them into the page with one long
+                    // read-modify-write that rewrites the bytes after the run with their own value.
+                    long mask = (1L << (n << 3)) - 1;
+                    long p = page.get(LONG, pageOffset + d);
+                    page.set(LONG, pageOffset + d, (p & ~mask) | ((w >>> (used << 3)) & mask));
+                    d += n;
+                    i = data + n;
+                    continue;
+                }
+            } else {
+                // The last bytes of the delta segment: byte by byte, the same checks.
+                if (end - i < 2) {
+                    throw truncatedLength(i, end);
+                }
+                int b = delta.get(BYTE, off + i) & 0xff;
+                int k;
+                if (b < 0x80) {
+                    z = b;
+                    k = 1;
+                } else {
+                    int b1 = delta.get(BYTE, off + i + 1) & 0xff;
+                    if (b1 >= 0x80) {
+                        throw tooLong(i);
+                    }
+                    z = (b & 0x7f) | (b1 << 7);
+                    k = 2;
+                }
+                if (z == 0 && i != 0) {
+                    throw emptyZeroRun(i);
+                }
+                d += z;
+                if (d > pageLength) {
+                    throw zeroRunPastEnd(i, z, d, pageLength);
+                }
+                int j = i + k;
+                if (end - j < 2) {
+                    throw truncatedLength(j, end);
+                }
+                b = delta.get(BYTE, off + j) & 0xff;
+                if (b < 0x80) {
+                    n = b;
+                    k = 1;
+                } else {
+                    int b1 = delta.get(BYTE, off + j + 1) & 0xff;
+                    if (b1 >= 0x80) {
+                        throw tooLong(j);
+                    }
+                    n = (b & 0x7f) | (b1 << 7);
+                    k = 2;
+                }
+                if (n == 0) {
+                    throw emptyNonZeroRun(j);
+                }
+                data = j + k;
+                checkNonZeroRun(j, data, n, d, pageLength, end);
             }
-            if (n == 0) {
-                throw new XbzrleFormatException(XbzrleFormatException.Reason.EMPTY_NONZERO_RUN, j, "");
-            }
-            int data = j + k;
-            checkNonZeroRun(j, data, n, d, pageLength, end);
-            int used = data - i; // header bytes taken from w
-            if (n <= 8 - used && d + 8 <= pageLength) {
-                // The run's bytes are already in w: merge them into the page with one long write.
+            if (n >= 8) {
+                copyAtLeast8(delta, off + data, page, pageOffset + d, n);
+            } else if (data <= fastEnd && d <= pageWordEnd) {
                 long mask = (1L << (n << 3)) - 1;
                 long p = page.get(LONG, pageOffset + d);
-                page.set(LONG, pageOffset + d, (p & ~mask) | ((w >>> (used << 3)) & mask));
+                page.set(LONG, pageOffset + d, (p & ~mask) | (delta.get(LONG, off + data) & mask));
             } else {
-                copyRun(delta, off + data, end - data, page, pageOffset + d, pageLength - d, n);
+                MemorySegment.copy(delta, off + data, page, pageOffset + d, n);
             }
-            d += n;
-            i = data + n;
-        }
-        // Tail: fewer than 8 bytes left, byte by byte with the same checks.
-        while (i < end) {
-            if (end - i < 2) {
-                throw truncatedLength(i, end);
-            }
-            int b = delta.get(BYTE, off + i) & 0xff;
-            int z;
-            int k;
-            if (b < 0x80) {
-                z = b;
-                k = 1;
-            } else {
-                int b1 = delta.get(BYTE, off + i + 1) & 0xff;
-                if (b1 >= 0x80) {
-                    throw tooLong(i);
-                }
-                z = (b & 0x7f) | (b1 << 7);
-                k = 2;
-            }
-            if (z == 0 && i != 0) {
-                throw new XbzrleFormatException(XbzrleFormatException.Reason.EMPTY_ZERO_RUN, i, "");
-            }
-            d += z;
-            if (d > pageLength) {
-                throw pastEnd(i, "zero run of " + z + " bytes ends at page offset " + d, pageLength);
-            }
-            int j = i + k;
-            if (end - j < 2) {
-                throw truncatedLength(j, end);
-            }
-            b = delta.get(BYTE, off + j) & 0xff;
-            int n;
-            if (b < 0x80) {
-                n = b;
-                k = 1;
-            } else {
-                int b1 = delta.get(BYTE, off + j + 1) & 0xff;
-                if (b1 >= 0x80) {
-                    throw tooLong(j);
-                }
-                n = (b & 0x7f) | (b1 << 7);
-                k = 2;
-            }
-            if (n == 0) {
-                throw new XbzrleFormatException(XbzrleFormatException.Reason.EMPTY_NONZERO_RUN, j, "");
-            }
-            int data = j + k;
-            checkNonZeroRun(j, data, n, d, pageLength, end);
-            MemorySegment.copy(delta, off + data, page, pageOffset + d, n);
             d += n;
             i = data + n;
         }
@@ -269,76 +321,60 @@ public final class XbzrleCodec {
     // ---------------------------------------------------------------------------------------------
     // Encoder helpers
 
-    /** Index of the first byte at or after {@code i} where the pages differ, or {@code length}. */
-    private static int nextDiff(MemorySegment old, long oo, MemorySegment cur, long co, int i, int length) {
-        int p = i;
-        int scalarEnd = Math.min(length - 8, i + SCALAR_ZERO_SCAN);
-        // Short equal stretches (the common case in dense deltas): one long at a time.
-        while (p <= scalarEnd) {
-            long x = old.get(LONG, oo + p) ^ cur.get(LONG, co + p);
+    /**
+     * The difference bitmap of the block at {@code base}: bit k set iff byte {@code base + k}
+     * differs. A block cut by the end of the page has clear bits past the end.
+     */
+    private static long blockBits(MemorySegment old, long oo, MemorySegment cur, long co, int base, int length) {
+        if (base + 64 > length) {
+            return tailBits(old, oo, cur, co, base, length);
+        }
+        long o = oo + base;
+        long c = co + base;
+        long b = 0;
+        for (int w = 0; w < 64; w += 8) { // unrolled by the JIT; kept short so that it inlines
+            b |= gather(old.get(LONG, o + w) ^ cur.get(LONG, c + w)) << w;
+        }
+        return b;
+    }
+
+    private static long tailBits(MemorySegment old, long oo, MemorySegment cur, long co, int base, int length) {
+        long b = 0;
+        for (int k = 0; base + k < length; k++) {
+            if (old.get(BYTE, oo + base + k) != cur.get(BYTE, co + base + k)) {
+                b |= 1L << k;
+            }
+        }
+        return b;
+    }
+
+    /** One bit per byte of {@code x}, bit k set iff byte k is non-zero. */
+    private static long gather(long x) {
+        long nz = (((x & LOW7) + LOW7) | x) & HIGH; // bit 7 of each non-zero byte, no carries
+        return ((nz >>> 7) * 0x0102040810204080L) >>> 56;
+    }
+
+    /**
+     * The first differing position at or after {@code q} (a multiple of 64), or {@code length}:
+     * two blocks by plain reads, then the vectorised mismatch for long equal stretches.
+     */
+    private static int nextDiff(MemorySegment old, long oo, MemorySegment cur, long co, int q, int length) {
+        for (int k = 0; k < 2 && q + 64 <= length; k++, q += 64) {
+            long o = oo + q;
+            long c = co + q;
+            long x = 0;
+            for (int w = 0; w < 64; w += 8) {
+                x |= old.get(LONG, o + w) ^ cur.get(LONG, c + w);
+            }
             if (x != 0) {
-                return p + (Long.numberOfTrailingZeros(x) >>> 3);
-            }
-            p += 8;
-        }
-        if (p + 8 <= length) {
-            // A long equal stretch: the vectorised intrinsic.
-            long m = MemorySegment.mismatch(old, oo + p, oo + length, cur, co + p, co + length);
-            return m < 0 ? length : p + (int) m;
-        }
-        while (p < length && old.get(BYTE, oo + p) == cur.get(BYTE, co + p)) {
-            p++;
-        }
-        return p;
-    }
-
-    /** Index of the first byte at or after {@code z} where the pages are equal, or {@code length}. */
-    private static int nextEqual(MemorySegment old, long oo, MemorySegment cur, long co, int z, int length) {
-        int p = z;
-        // Four longs at a time while no byte in them is equal (long non-zero runs).
-        if (p + 8 <= length) {
-            long x = old.get(LONG, oo + p) ^ cur.get(LONG, co + p);
-            long eq = zeroBytes(x);
-            if (eq != 0) {
-                return p + (Long.numberOfTrailingZeros(eq) >>> 3);
-            }
-            p += 8;
-            while (p + 32 <= length) {
-                long e0 = zeroBytes(old.get(LONG, oo + p) ^ cur.get(LONG, co + p));
-                long e1 = zeroBytes(old.get(LONG, oo + p + 8) ^ cur.get(LONG, co + p + 8));
-                long e2 = zeroBytes(old.get(LONG, oo + p + 16) ^ cur.get(LONG, co + p + 16));
-                long e3 = zeroBytes(old.get(LONG, oo + p + 24) ^ cur.get(LONG, co + p + 24));
-                if ((e0 | e1 | e2 | e3) != 0) {
-                    if (e0 != 0) {
-                        return p + (Long.numberOfTrailingZeros(e0) >>> 3);
-                    }
-                    if (e1 != 0) {
-                        return p + 8 + (Long.numberOfTrailingZeros(e1) >>> 3);
-                    }
-                    if (e2 != 0) {
-                        return p + 16 + (Long.numberOfTrailingZeros(e2) >>> 3);
-                    }
-                    return p + 24 + (Long.numberOfTrailingZeros(e3) >>> 3);
-                }
-                p += 32;
-            }
-            while (p + 8 <= length) {
-                eq = zeroBytes(old.get(LONG, oo + p) ^ cur.get(LONG, co + p));
-                if (eq != 0) {
-                    return p + (Long.numberOfTrailingZeros(eq) >>> 3);
-                }
-                p += 8;
+                return q; // the caller's bitmap of this block finds the exact byte
             }
         }
-        while (p < length && old.get(BYTE, oo + p) != cur.get(BYTE, co + p)) {
-            p++;
+        if (q >= length) {
+            return length;
         }
-        return p;
-    }
-
-    /** Bit 7 of each byte of the result is set iff that byte of {@code x} is zero (exact, no carries). */
-    private static long zeroBytes(long x) {
-        return ~(((x & LOW7) + LOW7) | x) & HIGH;
+        long m = MemorySegment.mismatch(old, oo + q, oo + length, cur, co + q, co + length);
+        return m < 0 ? length : q + (int) m;
     }
 
     /** Writes a run length (at most 14 bits) as ULEB128 at {@code base + d}; returns the new d. */
@@ -353,20 +389,24 @@ public final class XbzrleCodec {
     }
 
     /**
-     * Copies {@code n} bytes; {@code srcRoom}/{@code dstRoom} are how many bytes may be read/written
-     * from the two positions. A short run moves as one 8-byte read-modify-write that leaves the
-     * bytes after it as they were.
+     * Copies {@code n >= 8} bytes. Up to 32 bytes move as overlapping longs, which touch only the
+     * run's own bytes; longer runs go to {@link MemorySegment#copy}.
      */
-    private static void copyRun(MemorySegment src, long s, int srcRoom, MemorySegment dst, long t, int dstRoom,
-                                int n) {
-        if (n <= 8 && srcRoom >= 8 && dstRoom >= 8) {
-            if (n == 8) {
-                dst.set(LONG, t, src.get(LONG, s));
-            } else {
-                long mask = (1L << (n << 3)) - 1;
-                long keep = dst.get(LONG, t) & ~mask;
-                dst.set(LONG, t, keep | (src.get(LONG, s) & mask));
-            }
+    private static void copyAtLeast8(MemorySegment src, long s, MemorySegment dst, long t, int n) {
+        if (n <= 16) {
+            long a = src.get(LONG, s);
+            long b = src.get(LONG, s + n - 8);
+            dst.set(LONG, t, a);
+            dst.set(LONG, t + n - 8, b);
+        } else if (n <= 32) {
+            long a = src.get(LONG, s);
+            long b = src.get(LONG, s + 8);
+            long c = src.get(LONG, s + n - 16);
+            long e = src.get(LONG, s + n - 8);
+            dst.set(LONG, t, a);
+            dst.set(LONG, t + 8, b);
+            dst.set(LONG, t + n - 16, c);
+            dst.set(LONG, t + n - 8, e);
         } else {
             MemorySegment.copy(src, s, dst, t, n);
         }
@@ -383,6 +423,18 @@ public final class XbzrleCodec {
             throw new XbzrleFormatException(XbzrleFormatException.Reason.TRUNCATED_DATA, lengthAt,
                     "non-zero run of " + n + " bytes at delta offset " + data + ", delta length " + end);
         }
+    }
+
+    private static XbzrleFormatException emptyZeroRun(int at) {
+        return new XbzrleFormatException(XbzrleFormatException.Reason.EMPTY_ZERO_RUN, at, "");
+    }
+
+    private static XbzrleFormatException emptyNonZeroRun(int at) {
+        return new XbzrleFormatException(XbzrleFormatException.Reason.EMPTY_NONZERO_RUN, at, "");
+    }
+
+    private static XbzrleFormatException zeroRunPastEnd(int at, int z, int d, int pageLength) {
+        return pastEnd(at, "zero run of " + z + " bytes ends at page offset " + d, pageLength);
     }
 
     private static XbzrleFormatException tooLong(int at) {
