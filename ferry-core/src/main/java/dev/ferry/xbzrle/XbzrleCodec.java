@@ -52,6 +52,8 @@ public final class XbzrleCodec {
     private static final long LOW7 = 0x7f7f7f7f7f7f7f7fL;
     private static final long HIGH = 0x8080808080808080L;
 
+    private static final long ONES = 0x0101010101010101L;
+
     private XbzrleCodec() {
     }
 
@@ -87,72 +89,168 @@ public final class XbzrleCodec {
         Objects.checkFromIndexSize(dstOffset, dstLimit, dst.byteSize());
 
         if (length == 0) {
+            return UNCHANGED; // QEMU's loop does not run: nothing is checked
+        }
+        if (dstLimit < 2) {
+            return OVERFLOW; // QEMU checks for two free bytes before it looks at the page
+        }
+        // Pass 1: is anything different? A plain counted loop, which the JIT vectorises: it finds
+        // unchanged pages at memory speed and, for the others, pulls both pages into the L1 cache
+        // with many loads in flight, ahead of the run search below, whose loads depend on branches.
+        long any = anyDifference(old, oldOffset, cur, curOffset, length);
+        if (any == 0) {
             return UNCHANGED;
         }
-        // The page is scanned in 64-byte blocks. For the block at 'base' (a multiple of 64), bit k of
-        // 'bits' is set iff byte base + k differs; past the end of the page the bits are clear.
-        // Run boundaries are then found with numberOfTrailingZeros on the bitmap, in registers:
-        // finding them byte- or word-wise makes every run wait for a load of its own.
-        int base = 0;
-        long bits = blockBits(old, oldOffset, cur, curOffset, 0, length);
+        // Pass 2: the runs, block by block. For the 64-byte block at 'base', bit k of 'bits' is set
+        // iff byte base + k differs (clear past the end of the page), and run boundaries come from
+        // numberOfTrailingZeros on 'bits', in registers: searching them byte- or word-wise would
+        // make each run wait on loads of its own. A run may span blocks: 'inRun' says whether the
+        // scan is in the zero run that starts at i or in the non-zero run [z, ...) after it. The
+        // block is loaded in one place only: each inlined segment access costs the JIT many nodes,
+        // and too many stop it inlining the rest.
         int d = 0;
         int i = 0;
-        while (i < length) {
-            if (d + 2 > dstLimit) {
-                return OVERFLOW;
-            }
-            // Zero run [i, z).
-            long t = bits & (-1L << (i - base)); // i - base is 0..63
-            if (t == 0) {
-                int p = nextDiff(old, oldOffset, cur, curOffset, base + 64, length);
-                if (p == length) {
-                    return i == 0 ? UNCHANGED : d; // the trailing zero run is not written
-                }
-                base = p & ~63;
-                bits = blockBits(old, oldOffset, cur, curOffset, base, length);
-                t = bits & (-1L << (p - base));
-            }
-            int z = base + Long.numberOfTrailingZeros(t);
-            // Non-zero run [z, e): the byte at z differs.
-            t = ~bits & (-1L << (z - base));
-            while (t == 0) {
-                base += 64;
-                if (base >= length) {
-                    break;
-                }
-                bits = blockBits(old, oldOffset, cur, curOffset, base, length);
-                t = ~bits;
-            }
-            int e = t == 0 ? length : base + Long.numberOfTrailingZeros(t);
-            int zrun = z - i;
-            int n = e - z;
-            if ((zrun | n) < 0x80 && n <= 6 && d + 8 <= dstLimit && z + 8 <= length) {
-                // Both lengths take one byte and the run fits in the same long: one write. The
-                // overflow checks (d + 3 <= dstLimit, d + 2 + n <= dstLimit) hold as d + 8 does.
-                dst.set(LONG, dstOffset + d, zrun | (n << 8) | (cur.get(LONG, curOffset + z) << 16));
-                d += 2 + n;
+        int z = 0;
+        boolean inRun = false;
+        final int lastBlock = length - 64; // the last position with a whole block from there
+        int base = 0;
+        blocks:
+        while (base < length) {
+            long bits;
+            if (base > lastBlock) {
+                bits = tailBits(old, oldOffset, cur, curOffset, base, length);
             } else {
-                d = putLength(dst, dstOffset, d, zrun);
-                if (d + 2 > dstLimit) {
-                    return OVERFLOW;
+                long x0;
+                long x1;
+                long x2;
+                long x3;
+                long x4;
+                long x5;
+                long x6;
+                long x7;
+                // Skip whole blocks: inside a non-zero run those where every byte differs, inside a
+                // zero run equal ones (two, then the vectorised mismatch). Tight loops without
+                // calls, so that the JIT hoists the segment checks out of them.
+                found:
+                {
+                    if (inRun) {
+                        for (; base <= lastBlock; base += 64) {
+                            long o = oldOffset + base;
+                            long c = curOffset + base;
+                            x0 = old.get(LONG, o) ^ cur.get(LONG, c);
+                            x1 = old.get(LONG, o + 8) ^ cur.get(LONG, c + 8);
+                            x2 = old.get(LONG, o + 16) ^ cur.get(LONG, c + 16);
+                            x3 = old.get(LONG, o + 24) ^ cur.get(LONG, c + 24);
+                            x4 = old.get(LONG, o + 32) ^ cur.get(LONG, c + 32);
+                            x5 = old.get(LONG, o + 40) ^ cur.get(LONG, c + 40);
+                            x6 = old.get(LONG, o + 48) ^ cur.get(LONG, c + 48);
+                            x7 = old.get(LONG, o + 56) ^ cur.get(LONG, c + 56);
+                            // Any equal byte (a zero byte of the XOR)? Exact, as QEMU's word test.
+                            long h = ((x0 - ONES) & ~x0) | ((x1 - ONES) & ~x1) | ((x2 - ONES) & ~x2)
+                                    | ((x3 - ONES) & ~x3) | ((x4 - ONES) & ~x4) | ((x5 - ONES) & ~x5)
+                                    | ((x6 - ONES) & ~x6) | ((x7 - ONES) & ~x7);
+                            if ((h & HIGH) != 0) {
+                                break found;
+                            }
+                        }
+                    } else {
+                        for (int k = 0; k < 2 && base <= lastBlock; k++, base += 64) {
+                            long o = oldOffset + base;
+                            long c = curOffset + base;
+                            x0 = old.get(LONG, o) ^ cur.get(LONG, c);
+                            x1 = old.get(LONG, o + 8) ^ cur.get(LONG, c + 8);
+                            x2 = old.get(LONG, o + 16) ^ cur.get(LONG, c + 16);
+                            x3 = old.get(LONG, o + 24) ^ cur.get(LONG, c + 24);
+                            x4 = old.get(LONG, o + 32) ^ cur.get(LONG, c + 32);
+                            x5 = old.get(LONG, o + 40) ^ cur.get(LONG, c + 40);
+                            x6 = old.get(LONG, o + 48) ^ cur.get(LONG, c + 48);
+                            x7 = old.get(LONG, o + 56) ^ cur.get(LONG, c + 56);
+                            if ((x0 | x1 | x2 | x3 | x4 | x5 | x6 | x7) != 0) {
+                                break found;
+                            }
+                        }
+                        if (base <= lastBlock) {
+                            int p = mismatchFrom(old, oldOffset, cur, curOffset, base, length);
+                            if (p == length) {
+                                break blocks;
+                            }
+                            base = p & ~63; // the bits before p are clear: those bytes are equal
+                        }
+                    }
+                    continue blocks; // the tail block, the end, or the block after the mismatch
                 }
-                d = putLength(dst, dstOffset, d, n);
-                if (d + n > dstLimit) {
-                    return OVERFLOW;
-                }
-                if (n >= 8) {
-                    copyAtLeast8(cur, curOffset + z, dst, dstOffset + d, n);
-                } else if (z + 8 <= length && d + 8 <= dstLimit) {
-                    // The bytes past the run land inside the limit and are overwritten next.
-                    dst.set(LONG, dstOffset + d, cur.get(LONG, curOffset + z));
-                } else {
-                    MemorySegment.copy(cur, curOffset + z, dst, dstOffset + d, n);
-                }
-                d += n;
+                bits = gather(x0) | gather(x1) << 8 | gather(x2) << 16 | gather(x3) << 24
+                        | gather(x4) << 32 | gather(x5) << 40 | gather(x6) << 48 | gather(x7) << 56;
             }
-            i = e;
+            for (;;) {
+                long t;
+                if (!inRun) {
+                    t = bits & (-1L << Math.max(i - base, 0));
+                    if (t == 0) {
+                        break; // the zero run goes on into the next block
+                    }
+                    z = base + Long.numberOfTrailingZeros(t);
+                    inRun = true;
+                }
+                t = ~bits & (-1L << Math.max(z - base, 0));
+                if (t == 0) {
+                    break; // the non-zero run goes on into the next block
+                }
+                int e = base + Long.numberOfTrailingZeros(t);
+                int zrun = z - i;
+                int n = e - z;
+                if ((zrun | n) < 0x80 && n <= 6 && d + 8 <= dstLimit && z + 8 <= length) {
+                    // Both lengths take one byte and the run fits in the same long: one write. The
+                    // overflow checks (d + 3 <= dstLimit, d + 2 + n <= dstLimit) hold as d + 8 does.
+                    dst.set(LONG, dstOffset + d, zrun | (n << 8) | (cur.get(LONG, curOffset + z) << 16));
+                    d += 2 + n;
+                } else {
+                    d = emit(cur, curOffset, length, dst, dstOffset, dstLimit, d, zrun, z, n);
+                    if (d < 0) {
+                        return OVERFLOW;
+                    }
+                }
+                if (e >= length) {
+                    return d;
+                }
+                if (d + 2 > dstLimit) {
+                    return OVERFLOW; // QEMU's check before each zero run
+                }
+                i = e;
+                inRun = false;
+            }
+            base += 64;
         }
-        return d;
+        if (!inRun) {
+            return i == 0 ? UNCHANGED : d; // the trailing zero run is not written
+        }
+        d = emit(cur, curOffset, length, dst, dstOffset, dstLimit, d, z - i, z, length - z);
+        return d < 0 ? OVERFLOW : d;
+    }
+
+    /**
+     * Writes one {zero run, non-zero run} pair with QEMU's overflow checks after the zero-run
+     * length and before the data; returns the new output position, or -1 on overflow.
+     */
+    private static int emit(MemorySegment cur, long curOffset, int length, MemorySegment dst, long dstOffset,
+                            int dstLimit, int d, int zrun, int z, int n) {
+        d = putLength(dst, dstOffset, d, zrun);
+        if (d + 2 > dstLimit) {
+            return -1;
+        }
+        d = putLength(dst, dstOffset, d, n);
+        if (d + n > dstLimit) {
+            return -1;
+        }
+        if (n >= 8) {
+            copyAtLeast8(cur, curOffset + z, dst, dstOffset + d, n);
+        } else if (z + 8 <= length && d + 8 <= dstLimit) {
+            // The bytes past the run land inside the limit and are overwritten next.
+            dst.set(LONG, dstOffset + d, cur.get(LONG, curOffset + z));
+        } else {
+            MemorySegment.copy(cur, curOffset + z, dst, dstOffset + d, n);
+        }
+        return d + n;
     }
 
     /**
@@ -321,23 +419,6 @@ public final class XbzrleCodec {
     // ---------------------------------------------------------------------------------------------
     // Encoder helpers
 
-    /**
-     * The difference bitmap of the block at {@code base}: bit k set iff byte {@code base + k}
-     * differs. A block cut by the end of the page has clear bits past the end.
-     */
-    private static long blockBits(MemorySegment old, long oo, MemorySegment cur, long co, int base, int length) {
-        if (base + 64 > length) {
-            return tailBits(old, oo, cur, co, base, length);
-        }
-        long o = oo + base;
-        long c = co + base;
-        long b = 0;
-        for (int w = 0; w < 64; w += 8) { // unrolled by the JIT; kept short so that it inlines
-            b |= gather(old.get(LONG, o + w) ^ cur.get(LONG, c + w)) << w;
-        }
-        return b;
-    }
-
     private static long tailBits(MemorySegment old, long oo, MemorySegment cur, long co, int base, int length) {
         long b = 0;
         for (int k = 0; base + k < length; k++) {
@@ -355,26 +436,28 @@ public final class XbzrleCodec {
     }
 
     /**
-     * The first differing position at or after {@code q} (a multiple of 64), or {@code length}:
-     * two blocks by plain reads, then the vectorised mismatch for long equal stretches.
+     * Non-zero iff the pages differ. A plain counted loop in a method of its own, which the JIT
+     * vectorises (inside the big encode loop it does not).
      */
-    private static int nextDiff(MemorySegment old, long oo, MemorySegment cur, long co, int q, int length) {
-        for (int k = 0; k < 2 && q + 64 <= length; k++, q += 64) {
-            long o = oo + q;
-            long c = co + q;
-            long x = 0;
-            for (int w = 0; w < 64; w += 8) {
-                x |= old.get(LONG, o + w) ^ cur.get(LONG, c + w);
-            }
-            if (x != 0) {
-                return q; // the caller's bitmap of this block finds the exact byte
-            }
+    private static long anyDifference(MemorySegment old, long oo, MemorySegment cur, long co, int length) {
+        long any = 0;
+        int words = length >>> 3;
+        for (int w = 0; w < words; w++) {
+            any |= old.get(LONG, oo + ((long) w << 3)) ^ cur.get(LONG, co + ((long) w << 3));
         }
-        if (q >= length) {
+        for (int p = words << 3; p < length; p++) {
+            any |= old.get(BYTE, oo + p) ^ cur.get(BYTE, co + p);
+        }
+        return any;
+    }
+
+    /** The first differing position at or after {@code p}, or {@code length}. */
+    private static int mismatchFrom(MemorySegment old, long oo, MemorySegment cur, long co, int p, int length) {
+        if (p >= length) {
             return length;
         }
-        long m = MemorySegment.mismatch(old, oo + q, oo + length, cur, co + q, co + length);
-        return m < 0 ? length : q + (int) m;
+        long m = MemorySegment.mismatch(old, oo + p, oo + length, cur, co + p, co + length);
+        return m < 0 ? length : p + (int) m;
     }
 
     /** Writes a run length (at most 14 bits) as ULEB128 at {@code base + d}; returns the new d. */
