@@ -4,6 +4,8 @@
 package dev.ferry.xbzrle;
 
 import java.lang.foreign.MemorySegment;
+import java.lang.invoke.MethodHandles;
+import java.lang.invoke.VarHandle;
 import java.lang.foreign.ValueLayout;
 import java.nio.ByteOrder;
 import java.util.Objects;
@@ -54,7 +56,13 @@ public final class XbzrleCodec {
 
     private static final long ONES = 0x0101010101010101L;
 
-    private XbzrleCodec() {
+    private static final VarHandle BITMAP = MethodHandles.byteArrayViewVarHandle(long[].class, ByteOrder.LITTLE_ENDIAN);
+
+    /** Scratch: the difference bitmap of the page being encoded, one bit per byte. */
+    private final byte[] bitmap = new byte[((MAX_LENGTH + 63) >>> 6) << 3];
+
+    /** A codec with its own scratch space: use one per thread. */
+    public XbzrleCodec() {
     }
 
     /**
@@ -76,7 +84,7 @@ public final class XbzrleCodec {
      * @throws IllegalArgumentException  if {@code length} is outside 0..{@link #MAX_LENGTH} or
      *     {@code dstLimit} is negative
      */
-    public static int encode(MemorySegment old, long oldOffset, MemorySegment cur, long curOffset, int length,
+    public int encode(MemorySegment old, long oldOffset, MemorySegment cur, long curOffset, int length,
                              MemorySegment dst, long dstOffset, int dstLimit) {
         if (length < 0 || length > MAX_LENGTH) {
             throw new IllegalArgumentException("page length " + length + " outside 0.." + MAX_LENGTH);
@@ -101,131 +109,66 @@ public final class XbzrleCodec {
         if (any == 0) {
             return UNCHANGED;
         }
-        // Pass 2: the runs, block by block. For the 64-byte block at 'base', bit k of 'bits' is set
-        // iff byte base + k differs (clear past the end of the page), and run boundaries come from
-        // numberOfTrailingZeros on 'bits', in registers: searching them byte- or word-wise would
-        // make each run wait on loads of its own. A run may span blocks: 'inRun' says whether the
-        // scan is in the zero run that starts at i or in the non-zero run [z, ...) after it. The
-        // block is loaded in one place only: each inlined segment access costs the JIT many nodes,
-        // and too many stop it inlining the rest.
+        // Pass 2: the difference bitmap, bit p set iff byte p differs; one byte per 8-byte word,
+        // so that 64 bytes of the page (a block) are described by one long. Another plain loop.
+        final byte[] bm = bitmap;
+        int blocks = fillBitmap(old, oldOffset, cur, curOffset, length, bm);
+        // Pass 3: the runs, from the bitmap alone: run boundaries are numberOfTrailingZeros of
+        // the block's bitmap, in registers; the page is read again only to copy non-zero runs.
+        int b = 0;
+        long bits = (long) BITMAP.get(bm, 0);
         int d = 0;
         int i = 0;
-        int z = 0;
-        boolean inRun = false;
-        final int lastBlock = length - 64; // the last position with a whole block from there
-        int base = 0;
-        blocks:
-        while (base < length) {
-            long bits;
-            if (base > lastBlock) {
-                bits = tailBits(old, oldOffset, cur, curOffset, base, length);
+        int boundAt = dstLimit >>> 2;
+        for (;;) {
+            // Zero run [i, z): i lies in block b.
+            long t = bits & (-1L << i);
+            while (t == 0) {
+                if (++b == blocks) {
+                    return d; // the trailing zero run is not written (i > 0: a difference exists)
+                }
+                bits = (long) BITMAP.get(bm, b << 3);
+                t = bits;
+            }
+            int z = (b << 6) + Long.numberOfTrailingZeros(t);
+            // Non-zero run [z, e). Past the end of the page the bitmap is clear: the run ends there.
+            t = ~bits & (-1L << z);
+            while (t == 0) {
+                b++;
+                bits = (long) BITMAP.get(bm, b << 3);
+                t = ~bits;
+            }
+            int e = (b << 6) + Long.numberOfTrailingZeros(t);
+            int zrun = z - i;
+            int n = e - z;
+            if ((zrun | n) < 0x80 && n <= 6 && d + 8 <= dstLimit && z + 8 <= length) {
+                // Both lengths take one byte and the run fits in the same long: one write. The
+                // overflow checks (d + 3 <= dstLimit, d + 2 + n <= dstLimit) hold as d + 8 does.
+                dst.set(LONG, dstOffset + d, zrun | (n << 8) | (cur.get(LONG, curOffset + z) << 16));
+                d += 2 + n;
             } else {
-                long x0;
-                long x1;
-                long x2;
-                long x3;
-                long x4;
-                long x5;
-                long x6;
-                long x7;
-                // Skip whole blocks: inside a non-zero run those where every byte differs, inside a
-                // zero run equal ones (two, then the vectorised mismatch). Tight loops without
-                // calls, so that the JIT hoists the segment checks out of them.
-                found:
-                {
-                    if (inRun) {
-                        for (; base <= lastBlock; base += 64) {
-                            long o = oldOffset + base;
-                            long c = curOffset + base;
-                            x0 = old.get(LONG, o) ^ cur.get(LONG, c);
-                            x1 = old.get(LONG, o + 8) ^ cur.get(LONG, c + 8);
-                            x2 = old.get(LONG, o + 16) ^ cur.get(LONG, c + 16);
-                            x3 = old.get(LONG, o + 24) ^ cur.get(LONG, c + 24);
-                            x4 = old.get(LONG, o + 32) ^ cur.get(LONG, c + 32);
-                            x5 = old.get(LONG, o + 40) ^ cur.get(LONG, c + 40);
-                            x6 = old.get(LONG, o + 48) ^ cur.get(LONG, c + 48);
-                            x7 = old.get(LONG, o + 56) ^ cur.get(LONG, c + 56);
-                            // Any equal byte (a zero byte of the XOR)? Exact, as QEMU's word test.
-                            long h = ((x0 - ONES) & ~x0) | ((x1 - ONES) & ~x1) | ((x2 - ONES) & ~x2)
-                                    | ((x3 - ONES) & ~x3) | ((x4 - ONES) & ~x4) | ((x5 - ONES) & ~x5)
-                                    | ((x6 - ONES) & ~x6) | ((x7 - ONES) & ~x7);
-                            if ((h & HIGH) != 0) {
-                                break found;
-                            }
-                        }
-                    } else {
-                        for (int k = 0; k < 2 && base <= lastBlock; k++, base += 64) {
-                            long o = oldOffset + base;
-                            long c = curOffset + base;
-                            x0 = old.get(LONG, o) ^ cur.get(LONG, c);
-                            x1 = old.get(LONG, o + 8) ^ cur.get(LONG, c + 8);
-                            x2 = old.get(LONG, o + 16) ^ cur.get(LONG, c + 16);
-                            x3 = old.get(LONG, o + 24) ^ cur.get(LONG, c + 24);
-                            x4 = old.get(LONG, o + 32) ^ cur.get(LONG, c + 32);
-                            x5 = old.get(LONG, o + 40) ^ cur.get(LONG, c + 40);
-                            x6 = old.get(LONG, o + 48) ^ cur.get(LONG, c + 48);
-                            x7 = old.get(LONG, o + 56) ^ cur.get(LONG, c + 56);
-                            if ((x0 | x1 | x2 | x3 | x4 | x5 | x6 | x7) != 0) {
-                                break found;
-                            }
-                        }
-                        if (base <= lastBlock) {
-                            int p = mismatchFrom(old, oldOffset, cur, curOffset, base, length);
-                            if (p == length) {
-                                break blocks;
-                            }
-                            base = p & ~63; // the bits before p are clear: those bytes are equal
-                        }
-                    }
-                    continue blocks; // the tail block, the end, or the block after the mismatch
+                d = emit(cur, curOffset, length, dst, dstOffset, dstLimit, d, zrun, z, n);
+                if (d < 0) {
+                    return OVERFLOW;
                 }
-                bits = gather(x0) | gather(x1) << 8 | gather(x2) << 16 | gather(x3) << 24
-                        | gather(x4) << 32 | gather(x5) << 40 | gather(x6) << 48 | gather(x7) << 56;
             }
-            for (;;) {
-                long t;
-                if (!inRun) {
-                    t = bits & (-1L << Math.max(i - base, 0));
-                    if (t == 0) {
-                        break; // the zero run goes on into the next block
-                    }
-                    z = base + Long.numberOfTrailingZeros(t);
-                    inRun = true;
-                }
-                t = ~bits & (-1L << Math.max(z - base, 0));
-                if (t == 0) {
-                    break; // the non-zero run goes on into the next block
-                }
-                int e = base + Long.numberOfTrailingZeros(t);
-                int zrun = z - i;
-                int n = e - z;
-                if ((zrun | n) < 0x80 && n <= 6 && d + 8 <= dstLimit && z + 8 <= length) {
-                    // Both lengths take one byte and the run fits in the same long: one write. The
-                    // overflow checks (d + 3 <= dstLimit, d + 2 + n <= dstLimit) hold as d + 8 does.
-                    dst.set(LONG, dstOffset + d, zrun | (n << 8) | (cur.get(LONG, curOffset + z) << 16));
-                    d += 2 + n;
-                } else {
-                    d = emit(cur, curOffset, length, dst, dstOffset, dstLimit, d, zrun, z, n);
-                    if (d < 0) {
-                        return OVERFLOW;
-                    }
-                }
-                if (e >= length) {
-                    return d;
-                }
-                if (d + 2 > dstLimit) {
-                    return OVERFLOW; // QEMU's check before each zero run
-                }
-                i = e;
-                inRun = false;
+            if (e >= length) {
+                return d;
             }
-            base += 64;
+            if (d + 2 > dstLimit) {
+                return OVERFLOW; // QEMU's check before each zero run
+            }
+            i = e;
+            if (d >= boundAt) {
+                // Once a quarter of the room is used, bound the rest from below: each remaining
+                // run takes at least two length bytes and its data. If that cannot fit, QEMU
+                // would overflow too, further on: stop now rather than copy data in vain.
+                boundAt = Integer.MAX_VALUE;
+                if (d + restLowerBound(bm, b, i, blocks) > dstLimit) {
+                    return OVERFLOW;
+                }
+            }
         }
-        if (!inRun) {
-            return i == 0 ? UNCHANGED : d; // the trailing zero run is not written
-        }
-        d = emit(cur, curOffset, length, dst, dstOffset, dstLimit, d, z - i, z, length - z);
-        return d < 0 ? OVERFLOW : d;
     }
 
     /**
@@ -419,14 +362,45 @@ public final class XbzrleCodec {
     // ---------------------------------------------------------------------------------------------
     // Encoder helpers
 
-    private static long tailBits(MemorySegment old, long oo, MemorySegment cur, long co, int base, int length) {
-        long b = 0;
-        for (int k = 0; base + k < length; k++) {
-            if (old.get(BYTE, oo + base + k) != cur.get(BYTE, co + base + k)) {
-                b |= 1L << k;
+    /**
+     * Fills {@code bm} with the difference bitmap of the page (bit p set iff byte p differs), clear
+     * past the end up to the end of the last 64-byte block; returns the number of blocks.
+     */
+    private static int fillBitmap(MemorySegment old, long oo, MemorySegment cur, long co, int length, byte[] bm) {
+        int words = length >>> 3;
+        for (int w = 0; w < words; w++) {
+            long x = old.get(LONG, oo + ((long) w << 3)) ^ cur.get(LONG, co + ((long) w << 3));
+            bm[w] = (byte) gather(x);
+        }
+        int blocks = (length + 63) >>> 6;
+        int end = blocks << 3;
+        for (int w = words; w < end; w++) {
+            bm[w] = 0;
+        }
+        for (int p = words << 3; p < length; p++) {
+            if (old.get(BYTE, oo + p) != cur.get(BYTE, co + p)) {
+                bm[words] |= (byte) (1 << (p & 7));
             }
         }
-        return b;
+        return blocks;
+    }
+
+    /**
+     * A lower bound of the bytes that the runs from {@code i} (the start of a zero run, in block
+     * {@code b}) take: two length bytes per run plus the differing bytes.
+     */
+    private static long restLowerBound(byte[] bm, int b, int i, int blocks) {
+        long v = (long) BITMAP.get(bm, b << 3) & (-1L << i); // bit i is clear: i is an equal byte
+        long differing = Long.bitCount(v);
+        long runs = Long.bitCount(v & ~(v << 1));
+        long carry = v >>> 63;
+        for (int k = b + 1; k < blocks; k++) {
+            v = (long) BITMAP.get(bm, k << 3);
+            differing += Long.bitCount(v);
+            runs += Long.bitCount(v & ~((v << 1) | carry));
+            carry = v >>> 63;
+        }
+        return 2 * runs + differing;
     }
 
     /** One bit per byte of {@code x}, bit k set iff byte k is non-zero. */
@@ -449,15 +423,6 @@ public final class XbzrleCodec {
             any |= old.get(BYTE, oo + p) ^ cur.get(BYTE, co + p);
         }
         return any;
-    }
-
-    /** The first differing position at or after {@code p}, or {@code length}. */
-    private static int mismatchFrom(MemorySegment old, long oo, MemorySegment cur, long co, int p, int length) {
-        if (p >= length) {
-            return length;
-        }
-        long m = MemorySegment.mismatch(old, oo + p, oo + length, cur, co + p, co + length);
-        return m < 0 ? length : p + (int) m;
     }
 
     /** Writes a run length (at most 14 bits) as ULEB128 at {@code base + d}; returns the new d. */

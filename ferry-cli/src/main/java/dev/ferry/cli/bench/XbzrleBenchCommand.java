@@ -105,12 +105,13 @@ public final class XbzrleBenchCommand implements Callable<Integer> {
             }
             MemorySegment enc = arena.allocate((long) n * PAGE, 64);
             MemorySegment page = arena.allocate(PAGE, 64);
+            XbzrleCodec codec = new XbzrleCodec();
             int[] len = new int[n];
             long total = 0;
             int overflow = 0;
             int unchanged = 0;
             for (int i = 0; i < n; i++) {
-                len[i] = XbzrleCodec.encode(buf, (long) i * RECORD, buf, (long) i * RECORD + PAGE, PAGE,
+                len[i] = codec.encode(buf, (long) i * RECORD, buf, (long) i * RECORD + PAGE, PAGE,
                         enc, (long) i * PAGE, PAGE);
                 if (len[i] < 0) {
                     overflow++;
@@ -123,7 +124,7 @@ public final class XbzrleBenchCommand implements Callable<Integer> {
             for (int i = 0; i < n; i++) {
                 if (len[i] > 0) {
                     MemorySegment.copy(buf, (long) i * RECORD, page, 0, PAGE);
-                    XbzrleCodec.decode(enc, (long) i * PAGE, len[i], page, 0, PAGE);
+                    codec.decode(enc, (long) i * PAGE, len[i], page, 0, PAGE);
                     if (page.mismatch(buf.asSlice((long) i * RECORD + PAGE, PAGE)) >= 0) {
                         err.println("ferry bench xbzrle: round trip failed at pair " + i);
                         return 1;
@@ -136,8 +137,8 @@ public final class XbzrleBenchCommand implements Callable<Integer> {
 
             long warmEnd = System.nanoTime() + (long) (warmup * 1e9);
             do {
-                sink += encodePass(buf, enc, n);
-                sink += decodePass(enc, len, page, n);
+                sink += encodePass(codec, buf, enc, n);
+                sink += decodePass(codec, enc, len, page, n);
             } while (System.nanoTime() < warmEnd);
 
             long budget = (long) (seconds * 1e9);
@@ -145,7 +146,7 @@ public final class XbzrleBenchCommand implements Callable<Integer> {
             long t0 = System.nanoTime();
             long t;
             do {
-                sink += encodePass(buf, enc, n);
+                sink += encodePass(codec, buf, enc, n);
                 reps++;
             } while ((t = System.nanoTime()) - t0 < budget);
             double encMBps = (double) reps * n * PAGE / ((t - t0) / 1e9) / 1e6;
@@ -153,7 +154,7 @@ public final class XbzrleBenchCommand implements Callable<Integer> {
             reps = 0;
             t0 = System.nanoTime();
             do {
-                sink += decodePass(enc, len, page, n);
+                sink += decodePass(codec, enc, len, page, n);
                 reps++;
             } while ((t = System.nanoTime()) - t0 < budget);
             int decodable = n - overflow - unchanged;
@@ -171,22 +172,22 @@ public final class XbzrleBenchCommand implements Callable<Integer> {
     }
 
     /** Encodes every pair once (the timed unit of work); returns a checksum to keep it alive. */
-    static long encodePass(MemorySegment buf, MemorySegment enc, int n) {
+    static long encodePass(XbzrleCodec codec, MemorySegment buf, MemorySegment enc, int n) {
         long s = 0;
         for (int i = 0; i < n; i++) {
-            s += XbzrleCodec.encode(buf, (long) i * RECORD, buf, (long) i * RECORD + PAGE, PAGE,
+            s += codec.encode(buf, (long) i * RECORD, buf, (long) i * RECORD + PAGE, PAGE,
                     enc, (long) i * PAGE, PAGE);
         }
         return s;
     }
 
     /** Decodes every pair that encoded to a delta into one scratch page, as bench.c does. */
-    static long decodePass(MemorySegment enc, int[] len, MemorySegment page, int n) {
+    static long decodePass(XbzrleCodec codec, MemorySegment enc, int[] len, MemorySegment page, int n) {
         long s = 0;
         for (int i = 0; i < n; i++) {
             int l = len[i];
             if (l > 0) {
-                s += XbzrleCodec.decode(enc, (long) i * PAGE, l, page, 0, PAGE);
+                s += codec.decode(enc, (long) i * PAGE, l, page, 0, PAGE);
             }
         }
         return s;
