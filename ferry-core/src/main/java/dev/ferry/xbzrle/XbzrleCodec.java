@@ -131,14 +131,14 @@ public final class XbzrleCodec {
                 t = bits;
             }
             int z = (b << 6) + Long.numberOfTrailingZeros(t);
-            // Non-zero run [z, e). Past the end of the page the bitmap is clear: the run ends there.
+            // Non-zero run [z, e). In a last block cut short, the bits past the end of the page are
+            // clear, so the run stops there; after the last block, it stops at the end.
             t = ~bits & (-1L << z);
-            while (t == 0) {
-                b++;
+            while (t == 0 && ++b < blocks) {
                 bits = (long) BITMAP.get(bm, b << 3);
                 t = ~bits;
             }
-            int e = (b << 6) + Long.numberOfTrailingZeros(t);
+            int e = t == 0 ? length : (b << 6) + Long.numberOfTrailingZeros(t);
             int zrun = z - i;
             int n = e - z;
             if ((zrun | n) < 0x80 && n <= 6 && d + 8 <= dstLimit && z + 8 <= length) {

@@ -124,7 +124,7 @@ public final class XbzrleBenchCommand implements Callable<Integer> {
             for (int i = 0; i < n; i++) {
                 if (len[i] > 0) {
                     MemorySegment.copy(buf, (long) i * RECORD, page, 0, PAGE);
-                    codec.decode(enc, (long) i * PAGE, len[i], page, 0, PAGE);
+                    XbzrleCodec.decode(enc, (long) i * PAGE, len[i], page, 0, PAGE);
                     if (page.mismatch(buf.asSlice((long) i * RECORD + PAGE, PAGE)) >= 0) {
                         err.println("ferry bench xbzrle: round trip failed at pair " + i);
                         return 1;
@@ -187,7 +187,7 @@ public final class XbzrleBenchCommand implements Callable<Integer> {
         for (int i = 0; i < n; i++) {
             int l = len[i];
             if (l > 0) {
-                s += codec.decode(enc, (long) i * PAGE, l, page, 0, PAGE);
+                s += XbzrleCodec.decode(enc, (long) i * PAGE, l, page, 0, PAGE);
             }
         }
         return s;
