@@ -220,19 +220,47 @@ public final class XbzrleCodec {
      */
     public static int decode(MemorySegment delta, long off, int deltaLength,
                              MemorySegment page, long pageOffset, int pageLength) {
-        if (deltaLength < 0 || pageLength < 0) {
-            throw new IllegalArgumentException("negative length: delta " + deltaLength + ", page " + pageLength);
+        if ((deltaLength | pageLength) < 0) {
+            throw negativeLength(deltaLength, pageLength);
         }
         Objects.checkFromIndexSize(off, deltaLength, delta.byteSize());
         Objects.checkFromIndexSize(pageOffset, pageLength, page.byteSize());
+        // The common case, kept small enough for the JIT to inline into the caller's loop: runs
+        // whose two lengths take one byte each and whose bytes (at most 6) come in the same
+        // 8-byte read of the delta, applied by one 8-byte read-modify-write of the page. Anything
+        // else, valid or not, goes to decodeFrom with the position reached.
+        long fastEnd = delta.byteSize() - off - 8;
+        int i = 0;
+        int d = 0;
+        while (i < deltaLength) {
+            if (i > fastEnd) {
+                break;
+            }
+            long w = delta.get(LONG, off + i);
+            int z = (int) w & 0xff;
+            int n = (int) (w >>> 8) & 0xff;
+            int at = d + z;
+            if ((z | n) >= 0x80 || n == 0 || n > 6 || (z == 0 && i != 0) || deltaLength - i < 2 + n
+                    || at > pageLength - 8) {
+                break;
+            }
+            long mask = (1L << (n << 3)) - 1;
+            long p = page.get(LONG, pageOffset + at);
+            page.set(LONG, pageOffset + at, (p & ~mask) | ((w >>> 16) & mask));
+            d = at + n;
+            i += 2 + n;
+        }
+        return i < deltaLength ? decodeFrom(delta, off, deltaLength, page, pageOffset, pageLength, i, d) : d;
+    }
 
+    /** The general decoder, from delta position {@code i} and page position {@code d} on. */
+    private static int decodeFrom(MemorySegment delta, long off, int deltaLength,
+                                  MemorySegment page, long pageOffset, int pageLength, int i, int d) {
         final int end = deltaLength;
         // Positions i with a whole long of the delta segment from there (possibly past the delta's
         // end: such bytes are read but never used) take the fast path.
         final long fastEnd = Math.min(delta.byteSize() - off - 8, Integer.MAX_VALUE);
         final int pageWordEnd = pageLength - 8;
-        int i = 0;
-        int d = 0;
         while (i < end) {
             int z;
             int n;
@@ -471,6 +499,10 @@ public final class XbzrleCodec {
             throw new XbzrleFormatException(XbzrleFormatException.Reason.TRUNCATED_DATA, lengthAt,
                     "non-zero run of " + n + " bytes at delta offset " + data + ", delta length " + end);
         }
+    }
+
+    private static IllegalArgumentException negativeLength(int deltaLength, int pageLength) {
+        return new IllegalArgumentException("negative length: delta " + deltaLength + ", page " + pageLength);
     }
 
     private static XbzrleFormatException emptyZeroRun(int at) {
