@@ -220,35 +220,31 @@ public final class XbzrleCodec {
      */
     public static int decode(MemorySegment delta, long off, int deltaLength,
                              MemorySegment page, long pageOffset, int pageLength) {
-        if ((deltaLength | pageLength) < 0) {
-            throw negativeLength(deltaLength, pageLength);
-        }
-        Objects.checkFromIndexSize(off, deltaLength, delta.byteSize());
-        Objects.checkFromIndexSize(pageOffset, pageLength, page.byteSize());
+        long fastEnd = checkDecode(delta, off, deltaLength, page, pageOffset, pageLength);
         // The common case, kept small enough for the JIT to inline into the caller's loop: runs
-        // whose two lengths take one byte each and whose bytes (at most 6) come in the same
-        // 8-byte read of the delta, applied by one 8-byte read-modify-write of the page. Anything
-        // else, valid or not, goes to decodeFrom with the position reached.
-        long fastEnd = delta.byteSize() - off - 8;
+        // whose zero-run length takes one or two bytes and non-zero-run length one byte, whose
+        // bytes come in the same 8-byte read of the delta, applied by one 8-byte
+        // read-modify-write of the page. Anything else, valid or not, goes to decodeFrom with the
+        // position reached.
         int i = 0;
         int d = 0;
-        while (i < deltaLength) {
-            if (i > fastEnd) {
-                break;
-            }
+        while (i < deltaLength && i <= fastEnd) {
             long w = delta.get(LONG, off + i);
-            int z = (int) w & 0xff;
-            int n = (int) (w >>> 8) & 0xff;
+            int k = (int) (w >>> 7) & 1; // the zero-run length takes 1 + k bytes
+            int z = ((int) w & 0x7f) | ((int) (w >>> 1) & 0x3f80 & -k);
+            long rest = w >>> (8 << k);
+            int n = (int) rest & 0xff;
+            int header = 2 + k;
             int at = d + z;
-            if ((z | n) >= 0x80 || n == 0 || n > 6 || (z == 0 && i != 0) || deltaLength - i < 2 + n
-                    || at > pageLength - 8) {
+            if ((((int) (w >>> 15) & k) | (n >>> 7)) != 0 || n == 0 || n > 8 - header || (z == 0 && i != 0)
+                    || deltaLength - i < header + n || at > pageLength - 8) {
                 break;
             }
             long mask = (1L << (n << 3)) - 1;
             long p = page.get(LONG, pageOffset + at);
-            page.set(LONG, pageOffset + at, (p & ~mask) | ((w >>> 16) & mask));
+            page.set(LONG, pageOffset + at, (p & ~mask) | ((rest >>> 8) & mask));
             d = at + n;
-            i += 2 + n;
+            i += header + n;
         }
         return i < deltaLength ? decodeFrom(delta, off, deltaLength, page, pageOffset, pageLength, i, d) : d;
     }
@@ -501,8 +497,15 @@ public final class XbzrleCodec {
         }
     }
 
-    private static IllegalArgumentException negativeLength(int deltaLength, int pageLength) {
-        return new IllegalArgumentException("negative length: delta " + deltaLength + ", page " + pageLength);
+    /** Checks decode's arguments; returns the last delta position with 8 readable bytes from it. */
+    private static long checkDecode(MemorySegment delta, long off, int deltaLength, MemorySegment page,
+                                    long pageOffset, int pageLength) {
+        if ((deltaLength | pageLength) < 0) {
+            throw new IllegalArgumentException("negative length: delta " + deltaLength + ", page " + pageLength);
+        }
+        Objects.checkFromIndexSize(off, deltaLength, delta.byteSize());
+        Objects.checkFromIndexSize(pageOffset, pageLength, page.byteSize());
+        return delta.byteSize() - off - 8;
     }
 
     private static XbzrleFormatException emptyZeroRun(int at) {
