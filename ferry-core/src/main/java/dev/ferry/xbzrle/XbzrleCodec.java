@@ -222,10 +222,10 @@ public final class XbzrleCodec {
                              MemorySegment page, long pageOffset, int pageLength) {
         long fastEnd = checkDecode(delta, off, deltaLength, page, pageOffset, pageLength);
         // The common case, kept small enough for the JIT to inline into the caller's loop: runs
-        // whose zero-run length takes one or two bytes and non-zero-run length one byte, whose
-        // bytes come in the same 8-byte read of the delta, applied by one 8-byte
+        // whose zero-run length takes one or two bytes and non-zero-run length one byte. Short
+        // runs whose bytes come in the same 8-byte read of the delta are applied by one 8-byte
         // read-modify-write of the page. Anything else, valid or not, goes to decodeFrom with the
-        // position reached.
+        // position reached, which checks it all again in QEMU's order.
         int i = 0;
         int d = 0;
         while (i < deltaLength && i <= fastEnd) {
@@ -236,13 +236,17 @@ public final class XbzrleCodec {
             int n = (int) rest & 0xff;
             int header = 2 + k;
             int at = d + z;
-            if ((((int) (w >>> 15) & k) | (n >>> 7)) != 0 || n == 0 || n > 8 - header || (z == 0 && i != 0)
-                    || deltaLength - i < header + n || at > pageLength - 8) {
+            if ((((int) (w >>> 15) & k) | (n >>> 7)) != 0 || n == 0 || (z == 0 && i != 0)
+                    || deltaLength - i < header + n || at > pageLength - n) {
                 break;
             }
-            long mask = (1L << (n << 3)) - 1;
-            long p = page.get(LONG, pageOffset + at);
-            page.set(LONG, pageOffset + at, (p & ~mask) | ((rest >>> 8) & mask));
+            long to = pageOffset + at;
+            if (n <= 8 - header && at <= pageLength - 8) {
+                long mask = (1L << (n << 3)) - 1;
+                page.set(LONG, to, (page.get(LONG, to) & ~mask) | ((rest >>> 8) & mask));
+            } else {
+                copyRun(delta, off + i + header, page, to, n);
+            }
             d = at + n;
             i += header + n;
         }
@@ -458,6 +462,15 @@ public final class XbzrleCodec {
         dst.set(BYTE, base + d, (byte) (v | 0x80));
         dst.set(BYTE, base + d + 1, (byte) (v >>> 7));
         return d + 2;
+    }
+
+    /** Copies a non-zero run of {@code n} bytes (any length) without touching bytes around it. */
+    private static void copyRun(MemorySegment src, long s, MemorySegment dst, long t, int n) {
+        if (n >= 8) {
+            copyAtLeast8(src, s, dst, t, n);
+        } else {
+            MemorySegment.copy(src, s, dst, t, n);
+        }
     }
 
     /**
