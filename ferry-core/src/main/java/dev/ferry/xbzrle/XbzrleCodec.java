@@ -29,12 +29,29 @@ import java.util.Objects;
  * those of the C reference. Note the consequence that an unchanged page with {@code dstLimit < 2}
  * is reported as overflow (-1), as in QEMU.
  *
- * <h2>Performance</h2>
- * Both methods are static, thread-safe, and allocate nothing: they read the pages eight bytes at a
- * time (little-endian longs), locate run boundaries with XOR and per-byte zero masks and
- * {@link Long#numberOfTrailingZeros}, hand long equal stretches to the vectorised
- * {@link MemorySegment#mismatch}, and copy long runs with {@link MemorySegment#copy}.
- * The segments may be heap or native; they must not overlap {@code dst}.
+ * <h2>Use and threads</h2>
+ * {@link #encode} is an instance method: a codec owns 2 KiB of scratch (the difference bitmap of
+ * the page being encoded), so use one codec per thread. {@link #decode} is static and
+ * thread-safe. Neither allocates. The segments may be heap or native, confined or shared; the
+ * output must not overlap the input.
+ *
+ * <h2>How the encoder is fast</h2>
+ * Three passes over a page, the first two plain counted loops that the JIT vectorises (there is
+ * no jdk.incubator.vector here): (1) is anything different? (an OR of the XORs of the two pages,
+ * which also pulls both pages into the L1 cache); (2) the difference bitmap, one bit per byte,
+ * built from per-byte non-zero masks of the XOR words ({@code ((x & 0x7f..) + 0x7f..) | x}) and a
+ * multiply that gathers their top bits; (3) the runs, read off the bitmap 64 bytes at a time with
+ * {@link Long#numberOfTrailingZeros}, so that a run boundary costs a few register operations and
+ * no load. Short runs and their lengths are written with one 8-byte store, long runs are copied
+ * with overlapping 8-byte moves or {@link MemorySegment#copy}. Once a quarter of the room is used,
+ * a lower bound of what the rest needs (two bytes per run plus its bytes, from the bitmap) detects
+ * a certain overflow early, which QEMU only finds at the end; the result is the same.
+ *
+ * <h2>How the decoder is fast</h2>
+ * Its common case (lengths of one or two bytes) is a small loop the JIT inlines into the caller:
+ * one 8-byte read of the delta gives both lengths and, for runs of up to six bytes, the bytes
+ * themselves, merged into the page with one 8-byte read-modify-write. Everything else goes to the
+ * general decoder, which checks every length in QEMU's order before using it.
  */
 public final class XbzrleCodec {
 
@@ -54,9 +71,8 @@ public final class XbzrleCodec {
     private static final long LOW7 = 0x7f7f7f7f7f7f7f7fL;
     private static final long HIGH = 0x8080808080808080L;
 
-    private static final long ONES = 0x0101010101010101L;
-
-    private static final VarHandle BITMAP = MethodHandles.byteArrayViewVarHandle(long[].class, ByteOrder.LITTLE_ENDIAN);
+    private static final VarHandle BITMAP =
+            MethodHandles.byteArrayViewVarHandle(long[].class, ByteOrder.LITTLE_ENDIAN);
 
     /** Scratch: the difference bitmap of the page being encoded, one bit per byte. */
     private final byte[] bitmap = new byte[((MAX_LENGTH + 63) >>> 6) << 3];
@@ -76,7 +92,8 @@ public final class XbzrleCodec {
      * @param dst       where the delta is written
      * @param dstOffset where the delta starts in {@code dst}
      * @param dstLimit  the most bytes the delta may take (QEMU uses one page); nothing is written
-     *                  outside {@code [dstOffset, dstOffset + dstLimit)}
+     *                  outside {@code [dstOffset, dstOffset + dstLimit)}, but bytes inside it past
+     *                  the returned length may be overwritten
      * @return {@link #UNCHANGED} (0) if the pages are equal, {@link #OVERFLOW} (-1) if the delta
      *     does not fit in {@code dstLimit} as QEMU decides it (the bytes written are then
      *     meaningless), else the delta length
@@ -85,7 +102,7 @@ public final class XbzrleCodec {
      *     {@code dstLimit} is negative
      */
     public int encode(MemorySegment old, long oldOffset, MemorySegment cur, long curOffset, int length,
-                             MemorySegment dst, long dstOffset, int dstLimit) {
+                      MemorySegment dst, long dstOffset, int dstLimit) {
         if (length < 0 || length > MAX_LENGTH) {
             throw new IllegalArgumentException("page length " + length + " outside 0.." + MAX_LENGTH);
         }
@@ -115,6 +132,7 @@ public final class XbzrleCodec {
         int blocks = fillBitmap(old, oldOffset, cur, curOffset, length, bm);
         // Pass 3: the runs, from the bitmap alone: run boundaries are numberOfTrailingZeros of
         // the block's bitmap, in registers; the page is read again only to copy non-zero runs.
+        // (Shifts such as -1L << i take the count mod 64: i's position inside its block b.)
         int b = 0;
         long bits = (long) BITMAP.get(bm, 0);
         int d = 0;

@@ -285,6 +285,23 @@ class XbzrleCodecTest {
     }
 
     @Test
+    void workedExampleOfTheFormatDoc() {
+        byte[] old = new byte[PAGE];
+        byte[] cur = old.clone();
+        cur[0] = 0x41;
+        cur[1] = 0x42;
+        cur[2] = 0x43;
+        cur[4] = 0x44;
+        cur[300] = (byte) 0xaa;
+        cur[301] = (byte) 0xbb;
+        assertThat(encode(old, cur, new byte[14], 14)).isEqualTo(XbzrleCodec.OVERFLOW);
+        byte[] dst = new byte[15];
+        assertThat(encode(old, cur, dst, 15)).isEqualTo(13);
+        assertThat(Arrays.copyOf(dst, 13)).containsExactly(
+                0x00, 0x03, 0x41, 0x42, 0x43, 0x01, 0x01, 0x44, 0xa7, 0x02, 0x02, 0xaa, 0xbb);
+    }
+
+    @Test
     void twoByteLengthsAreUleb128() {
         byte[] old = new byte[PAGE];
         byte[] cur = old.clone();
