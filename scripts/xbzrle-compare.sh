@@ -49,7 +49,7 @@ ratio() {
 }
 
 echo "# XBZRLE, C reference (gcc -O3 -march=native) vs Ferry; $count pairs per corpus, ${secs}s per timing, best of $reps"
-echo "# $(uname -m), $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo 2>/dev/null | cut -d: -f2 | sed 's/^ //')"
+echo "# $(uname -m), $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo 2>/dev/null | cut -d: -f2 | sed 's/^ //'), load average at start: $(cut -d' ' -f1-3 /proc/loadavg)"
 printf '| %-12s | %9s | %9s | %6s | %9s | %9s | %6s | %10s | %8s | %9s |\n' \
   corpus "C enc" "Ferry enc" ratio "C dec" "Ferry dec" ratio "mean bytes" overflow identical
 printf '|%s|%s|%s|%s|%s|%s|%s|%s|%s|%s|\n' -------------- ----------: ----------: -------: ----------: ----------: -------: ----------: --------: ---------:

@@ -204,7 +204,23 @@ public final class XbzrleCodec {
             return -1;
         }
         if (n >= 8) {
-            copyAtLeast8(cur, curOffset + z, dst, dstOffset + d, n);
+            long from = curOffset + z;
+            long to = dstOffset + d;
+            if (n <= 32) {
+                // Overlapping 8-byte moves inside the run.
+                long a = cur.get(LONG, from);
+                long e = cur.get(LONG, from + n - 8);
+                if (n > 16) {
+                    long b = cur.get(LONG, from + 8);
+                    long c = cur.get(LONG, from + n - 16);
+                    dst.set(LONG, to + 8, b);
+                    dst.set(LONG, to + n - 16, c);
+                }
+                dst.set(LONG, to, a);
+                dst.set(LONG, to + n - 8, e);
+            } else {
+                MemorySegment.copy(cur, from, dst, to, n);
+            }
         } else if (z + 8 <= length && d + 8 <= dstLimit) {
             // The bytes past the run land inside the limit and are overwritten next.
             dst.set(LONG, dstOffset + d, cur.get(LONG, curOffset + z));
@@ -240,10 +256,11 @@ public final class XbzrleCodec {
                              MemorySegment page, long pageOffset, int pageLength) {
         long fastEnd = checkDecode(delta, off, deltaLength, page, pageOffset, pageLength);
         // The common case, kept small enough for the JIT to inline into the caller's loop: runs
-        // whose zero-run length takes one or two bytes and non-zero-run length one byte. Short
-        // runs whose bytes come in the same 8-byte read of the delta are applied by one 8-byte
-        // read-modify-write of the page. Anything else, valid or not, goes to decodeFrom with the
-        // position reached, which checks it all again in QEMU's order.
+        // whose zero-run length takes one or two bytes and non-zero-run length one byte, and
+        // whose bytes come in the same 8-byte read of the delta, applied by one 8-byte
+        // read-modify-write of the page (which rewrites the bytes after the run as they were).
+        // Anything else, valid or not, goes to decodeFrom with the position reached, which checks
+        // it all again in QEMU's order.
         int i = 0;
         int d = 0;
         while (i < deltaLength && i <= fastEnd) {
@@ -254,17 +271,13 @@ public final class XbzrleCodec {
             int n = (int) rest & 0xff;
             int header = 2 + k;
             int at = d + z;
-            if ((((int) (w >>> 15) & k) | (n >>> 7)) != 0 || n == 0 || (z == 0 && i != 0)
-                    || deltaLength - i < header + n || at > pageLength - n) {
+            if ((((int) (w >>> 15) & k) | (n >>> 7)) != 0 || n == 0 || n > 8 - header || (z == 0 && i != 0)
+                    || deltaLength - i < header + n || at > pageLength - 8) {
                 break;
             }
+            long mask = (1L << (n << 3)) - 1;
             long to = pageOffset + at;
-            if (n <= 8 - header && at <= pageLength - 8) {
-                long mask = (1L << (n << 3)) - 1;
-                page.set(LONG, to, (page.get(LONG, to) & ~mask) | ((rest >>> 8) & mask));
-            } else {
-                copyRun(delta, off + i + header, page, to, n);
-            }
+            page.set(LONG, to, (page.get(LONG, to) & ~mask) | ((rest >>> 8) & mask));
             d = at + n;
             i += header + n;
         }
@@ -391,7 +404,23 @@ public final class XbzrleCodec {
                 checkNonZeroRun(j, data, n, d, pageLength, end);
             }
             if (n >= 8) {
-                copyAtLeast8(delta, off + data, page, pageOffset + d, n);
+                long from = off + data;
+                long to = pageOffset + d;
+                if (n <= 32) {
+                    // Overlapping 8-byte moves inside the run: no byte around it is touched.
+                    long a = delta.get(LONG, from);
+                    long e = delta.get(LONG, from + n - 8);
+                    if (n > 16) {
+                        long b = delta.get(LONG, from + 8);
+                        long c = delta.get(LONG, from + n - 16);
+                        page.set(LONG, to + 8, b);
+                        page.set(LONG, to + n - 16, c);
+                    }
+                    page.set(LONG, to, a);
+                    page.set(LONG, to + n - 8, e);
+                } else {
+                    MemorySegment.copy(delta, from, page, to, n);
+                }
             } else if (data <= fastEnd && d <= pageWordEnd) {
                 long mask = (1L << (n << 3)) - 1;
                 long p = page.get(LONG, pageOffset + d);
@@ -480,39 +509,6 @@ public final class XbzrleCodec {
         dst.set(BYTE, base + d, (byte) (v | 0x80));
         dst.set(BYTE, base + d + 1, (byte) (v >>> 7));
         return d + 2;
-    }
-
-    /** Copies a non-zero run of {@code n} bytes (any length) without touching bytes around it. */
-    private static void copyRun(MemorySegment src, long s, MemorySegment dst, long t, int n) {
-        if (n >= 8) {
-            copyAtLeast8(src, s, dst, t, n);
-        } else {
-            MemorySegment.copy(src, s, dst, t, n);
-        }
-    }
-
-    /**
-     * Copies {@code n >= 8} bytes. Up to 32 bytes move as overlapping longs, which touch only the
-     * run's own bytes; longer runs go to {@link MemorySegment#copy}.
-     */
-    private static void copyAtLeast8(MemorySegment src, long s, MemorySegment dst, long t, int n) {
-        if (n <= 16) {
-            long a = src.get(LONG, s);
-            long b = src.get(LONG, s + n - 8);
-            dst.set(LONG, t, a);
-            dst.set(LONG, t + n - 8, b);
-        } else if (n <= 32) {
-            long a = src.get(LONG, s);
-            long b = src.get(LONG, s + 8);
-            long c = src.get(LONG, s + n - 16);
-            long e = src.get(LONG, s + n - 8);
-            dst.set(LONG, t, a);
-            dst.set(LONG, t + 8, b);
-            dst.set(LONG, t + n - 16, c);
-            dst.set(LONG, t + n - 8, e);
-        } else {
-            MemorySegment.copy(src, s, dst, t, n);
-        }
     }
 
     // ---------------------------------------------------------------------------------------------

@@ -305,10 +305,12 @@ public final class XbzrlePageCache implements AutoCloseable {
         return syncs;
     }
 
-    /** Frees the page memory. */
+    /** Frees the page memory (idempotent); the cache must not be used afterwards. */
     @Override
     public void close() {
-        arena.close();
+        if (arena.scope().isAlive()) {
+            arena.close();
+        }
     }
 
     // ---------------------------------------------------------------------------------------------
