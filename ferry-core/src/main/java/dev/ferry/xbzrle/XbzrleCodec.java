@@ -141,8 +141,9 @@ public final class XbzrleCodec {
         for (;;) {
             // Zero run [i, z): i lies in block b.
             long t = bits & (-1L << i);
-            while (t == 0) {
-                if (++b == blocks) {
+            if (t == 0) {
+                b = nextDifferingBlock(bm, b + 1, blocks);
+                if (b == blocks) {
                     return d; // the trailing zero run is not written (i > 0: a difference exists)
                 }
                 bits = (long) BITMAP.get(bm, b << 3);
@@ -458,6 +459,18 @@ public final class XbzrleCodec {
             }
         }
         return blocks;
+    }
+
+    /** The first block at or after {@code b} with a difference, or {@code blocks}: four at a time. */
+    private static int nextDifferingBlock(byte[] bm, int b, int blocks) {
+        while (b + 4 <= blocks && ((long) BITMAP.get(bm, b << 3) | (long) BITMAP.get(bm, (b << 3) + 8)
+                | (long) BITMAP.get(bm, (b << 3) + 16) | (long) BITMAP.get(bm, (b << 3) + 24)) == 0) {
+            b += 4;
+        }
+        while (b < blocks && (long) BITMAP.get(bm, b << 3) == 0) {
+            b++;
+        }
+        return b;
     }
 
     /**
