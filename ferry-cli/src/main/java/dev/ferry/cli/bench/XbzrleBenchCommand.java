@@ -4,10 +4,10 @@
 package dev.ferry.cli.bench;
 
 import dev.ferry.xbzrle.XbzrleCodec;
+import java.io.BufferedOutputStream;
 import java.io.DataOutputStream;
 import java.io.IOException;
 import java.io.OutputStream;
-import java.io.BufferedOutputStream;
 import java.io.PrintWriter;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
@@ -95,11 +95,13 @@ public final class XbzrleBenchCommand implements Callable<Integer> {
             int n = (int) (size / RECORD);
             MemorySegment buf = arena.allocate(size, 64);
             try (FileChannel ch = FileChannel.open(pairs, StandardOpenOption.READ)) {
-                var bb = buf.asByteBuffer();
-                while (bb.hasRemaining()) {
-                    if (ch.read(bb) < 0) {
-                        err.println("ferry bench xbzrle: " + pairs + ": file shrank while reading");
-                        return 2;
+                for (long at = 0; at < size; at += 1 << 30) { // ByteBuffers stop at 2 GiB
+                    var bb = buf.asSlice(at, Math.min(1L << 30, size - at)).asByteBuffer();
+                    while (bb.hasRemaining()) {
+                        if (ch.read(bb) < 0) {
+                            err.println("ferry bench xbzrle: " + pairs + ": file shrank while reading");
+                            return 2;
+                        }
                     }
                 }
             }
