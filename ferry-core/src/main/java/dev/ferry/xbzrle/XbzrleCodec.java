@@ -1,0 +1,576 @@
+/*
+ * Copyright 2026 The Ferry Authors. Licensed under the Apache License, Version 2.0.
+ */
+package dev.ferry.xbzrle;
+
+import java.lang.foreign.MemorySegment;
+import java.lang.invoke.MethodHandles;
+import java.lang.invoke.VarHandle;
+import java.lang.foreign.ValueLayout;
+import java.nio.ByteOrder;
+import java.util.Objects;
+
+/**
+ * The XBZRLE page-delta codec, byte for byte compatible with QEMU's {@code xbzrle_encode_buffer}
+ * and {@code xbzrle_decode_buffer} (migration/xbzrle.c).
+ *
+ * <h2>Format</h2>
+ * A delta is a sequence of {@code {zero-run length, non-zero-run length, non-zero-run bytes}},
+ * where each length is an unsigned LEB128 number of at most 14 bits (one or two bytes), a zero run
+ * is a maximal run of bytes equal in the old and the new page, and a non-zero run is a maximal run
+ * of bytes that differ, whose new bytes follow its length. The trailing zero run is never written.
+ * An unchanged page encodes to nothing (length 0). See {@code docs/formats/xbzrle.md}.
+ *
+ * <h2>Overflow</h2>
+ * {@link #encode} decides overflow exactly as QEMU does: before each zero run and before each
+ * non-zero-run length it requires two free bytes ({@code d + 2 <= dstLimit}), and before the
+ * non-zero-run bytes it requires room for all of them. So for every input, including a
+ * {@code dstLimit} just at the encoded length, the result (-1, 0 or the length) and the bytes are
+ * those of the C reference. Note the consequence that an unchanged page with {@code dstLimit < 2}
+ * is reported as overflow (-1), as in QEMU.
+ *
+ * <h2>Use and threads</h2>
+ * {@link #encode} is an instance method: a codec owns 2 KiB of scratch (the difference bitmap of
+ * the page being encoded), so use one codec per thread. {@link #decode} is static and
+ * thread-safe. Neither allocates. The segments may be heap or native, confined or shared; the
+ * output must not overlap the input.
+ *
+ * <h2>How the encoder is fast</h2>
+ * Three passes over a page, the first two plain counted loops that the JIT vectorises (there is
+ * no jdk.incubator.vector here): (1) is anything different? (an OR of the XORs of the two pages,
+ * which also pulls both pages into the L1 cache); (2) the difference bitmap, one bit per byte,
+ * built from per-byte non-zero masks of the XOR words ({@code ((x & 0x7f..) + 0x7f..) | x}) and a
+ * multiply that gathers their top bits; (3) the runs, read off the bitmap 64 bytes at a time with
+ * {@link Long#numberOfTrailingZeros}, so that a run boundary costs a few register operations and
+ * no load. Short runs and their lengths are written with one 8-byte store, long runs are copied
+ * with overlapping 8-byte moves or {@link MemorySegment#copy}. Once a quarter of the room is used,
+ * a lower bound of what the rest needs (two bytes per run plus its bytes, from the bitmap) detects
+ * a certain overflow early, which QEMU only finds at the end; the result is the same.
+ *
+ * <h2>How the decoder is fast</h2>
+ * Its common case (lengths of one or two bytes) is a small loop the JIT inlines into the caller:
+ * one 8-byte read of the delta gives both lengths and, for runs of up to six bytes, the bytes
+ * themselves, merged into the page with one 8-byte read-modify-write. Everything else goes to the
+ * general decoder, which checks every length in QEMU's order before using it.
+ */
+public final class XbzrleCodec {
+
+    /** Largest page length the format can describe: every run length must fit in 14 bits. */
+    public static final int MAX_LENGTH = (1 << 14) - 1;
+
+    /** Encoding result for an unchanged page: nothing to send. */
+    public static final int UNCHANGED = 0;
+
+    /** Encoding result when the delta would not fit in {@code dstLimit} bytes. */
+    public static final int OVERFLOW = -1;
+
+    private static final ValueLayout.OfLong LONG =
+            ValueLayout.JAVA_LONG_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
+    private static final ValueLayout.OfByte BYTE = ValueLayout.JAVA_BYTE;
+
+    private static final long LOW7 = 0x7f7f7f7f7f7f7f7fL;
+    private static final long HIGH = 0x8080808080808080L;
+
+    private static final VarHandle BITMAP =
+            MethodHandles.byteArrayViewVarHandle(long[].class, ByteOrder.LITTLE_ENDIAN);
+
+    /** Scratch: the difference bitmap of the page being encoded, one bit per byte. */
+    private final byte[] bitmap = new byte[((MAX_LENGTH + 63) >>> 6) << 3];
+
+    /** A codec with its own scratch space: use one per thread. */
+    public XbzrleCodec() {
+    }
+
+    /**
+     * Encodes {@code cur} as a delta against {@code old}.
+     *
+     * @param old       the old page contents (what the receiver holds)
+     * @param oldOffset where the old page starts in {@code old}
+     * @param cur       the new page contents
+     * @param curOffset where the new page starts in {@code cur}
+     * @param length    the page length in bytes, 0 to {@link #MAX_LENGTH}
+     * @param dst       where the delta is written
+     * @param dstOffset where the delta starts in {@code dst}
+     * @param dstLimit  the most bytes the delta may take (QEMU uses one page); nothing is written
+     *                  outside {@code [dstOffset, dstOffset + dstLimit)}, but bytes inside it past
+     *                  the returned length may be overwritten
+     * @return {@link #UNCHANGED} (0) if the pages are equal, {@link #OVERFLOW} (-1) if the delta
+     *     does not fit in {@code dstLimit} as QEMU decides it (the bytes written are then
+     *     meaningless), else the delta length
+     * @throws IndexOutOfBoundsException if a range lies outside its segment
+     * @throws IllegalArgumentException  if {@code length} is outside 0..{@link #MAX_LENGTH} or
+     *     {@code dstLimit} is negative
+     */
+    public int encode(MemorySegment old, long oldOffset, MemorySegment cur, long curOffset, int length,
+                      MemorySegment dst, long dstOffset, int dstLimit) {
+        if (length < 0 || length > MAX_LENGTH) {
+            throw new IllegalArgumentException("page length " + length + " outside 0.." + MAX_LENGTH);
+        }
+        if (dstLimit < 0) {
+            throw new IllegalArgumentException("negative dstLimit " + dstLimit);
+        }
+        Objects.checkFromIndexSize(oldOffset, length, old.byteSize());
+        Objects.checkFromIndexSize(curOffset, length, cur.byteSize());
+        Objects.checkFromIndexSize(dstOffset, dstLimit, dst.byteSize());
+
+        if (length == 0) {
+            return UNCHANGED; // QEMU's loop does not run: nothing is checked
+        }
+        if (dstLimit < 2) {
+            return OVERFLOW; // QEMU checks for two free bytes before it looks at the page
+        }
+        // Pass 1: is anything different? A plain counted loop, which the JIT vectorises: it finds
+        // unchanged pages at memory speed and, for the others, pulls both pages into the L1 cache
+        // with many loads in flight, ahead of the run search below, whose loads depend on branches.
+        long any = anyDifference(old, oldOffset, cur, curOffset, length);
+        if (any == 0) {
+            return UNCHANGED;
+        }
+        // Pass 2: the difference bitmap, bit p set iff byte p differs; one byte per 8-byte word,
+        // so that 64 bytes of the page (a block) are described by one long. Another plain loop.
+        final byte[] bm = bitmap;
+        int blocks = fillBitmap(old, oldOffset, cur, curOffset, length, bm);
+        // Pass 3: the runs, from the bitmap alone: run boundaries are numberOfTrailingZeros of
+        // the block's bitmap, in registers; the page is read again only to copy non-zero runs.
+        // (Shifts such as -1L << i take the count mod 64: i's position inside its block b.)
+        int b = 0;
+        long bits = (long) BITMAP.get(bm, 0);
+        int d = 0;
+        int i = 0;
+        int boundAt = dstLimit >>> 2;
+        for (;;) {
+            // Zero run [i, z): i lies in block b.
+            long t = bits & (-1L << i);
+            if (t == 0) {
+                b = nextDifferingBlock(bm, b + 1, blocks);
+                if (b == blocks) {
+                    return d; // the trailing zero run is not written (i > 0: a difference exists)
+                }
+                bits = (long) BITMAP.get(bm, b << 3);
+                t = bits;
+            }
+            int z = (b << 6) + Long.numberOfTrailingZeros(t);
+            // Non-zero run [z, e). In a last block cut short, the bits past the end of the page are
+            // clear, so the run stops there; after the last block, it stops at the end.
+            t = ~bits & (-1L << z);
+            while (t == 0 && ++b < blocks) {
+                bits = (long) BITMAP.get(bm, b << 3);
+                t = ~bits;
+            }
+            int e = t == 0 ? length : (b << 6) + Long.numberOfTrailingZeros(t);
+            int zrun = z - i;
+            int n = e - z;
+            if ((zrun | n) < 0x80 && n <= 6 && d + 8 <= dstLimit && z + 8 <= length) {
+                // Both lengths take one byte and the run fits in the same long: one write. The
+                // overflow checks (d + 3 <= dstLimit, d + 2 + n <= dstLimit) hold as d + 8 does.
+                dst.set(LONG, dstOffset + d, zrun | (n << 8) | (cur.get(LONG, curOffset + z) << 16));
+                d += 2 + n;
+            } else {
+                d = emit(cur, curOffset, length, dst, dstOffset, dstLimit, d, zrun, z, n);
+                if (d < 0) {
+                    return OVERFLOW;
+                }
+            }
+            if (e >= length) {
+                return d;
+            }
+            if (d + 2 > dstLimit) {
+                return OVERFLOW; // QEMU's check before each zero run
+            }
+            i = e;
+            if (d >= boundAt) {
+                // Once a quarter of the room is used, bound the rest from below: each remaining
+                // run takes at least two length bytes and its data. If that cannot fit, QEMU
+                // would overflow too, further on: stop now rather than copy data in vain.
+                boundAt = Integer.MAX_VALUE;
+                if (d + restLowerBound(bm, b, i, blocks) > dstLimit) {
+                    return OVERFLOW;
+                }
+            }
+        }
+    }
+
+    /**
+     * Writes one {zero run, non-zero run} pair with QEMU's overflow checks after the zero-run
+     * length and before the data; returns the new output position, or -1 on overflow.
+     */
+    private static int emit(MemorySegment cur, long curOffset, int length, MemorySegment dst, long dstOffset,
+                            int dstLimit, int d, int zrun, int z, int n) {
+        d = putLength(dst, dstOffset, d, zrun);
+        if (d + 2 > dstLimit) {
+            return -1;
+        }
+        d = putLength(dst, dstOffset, d, n);
+        if (d + n > dstLimit) {
+            return -1;
+        }
+        if (n >= 8) {
+            long from = curOffset + z;
+            long to = dstOffset + d;
+            if (n <= 32) {
+                // Overlapping 8-byte moves inside the run.
+                long a = cur.get(LONG, from);
+                long e = cur.get(LONG, from + n - 8);
+                if (n > 16) {
+                    long b = cur.get(LONG, from + 8);
+                    long c = cur.get(LONG, from + n - 16);
+                    dst.set(LONG, to + 8, b);
+                    dst.set(LONG, to + n - 16, c);
+                }
+                dst.set(LONG, to, a);
+                dst.set(LONG, to + n - 8, e);
+            } else {
+                MemorySegment.copy(cur, from, dst, to, n);
+            }
+        } else if (z + 8 <= length && d + 8 <= dstLimit) {
+            // The bytes past the run land inside the limit and are overwritten next.
+            dst.set(LONG, dstOffset + d, cur.get(LONG, curOffset + z));
+        } else {
+            MemorySegment.copy(cur, curOffset + z, dst, dstOffset + d, n);
+        }
+        return d + n;
+    }
+
+    /**
+     * Applies a delta to a page in place, as QEMU's {@code xbzrle_decode_buffer} does.
+     *
+     * <p>Every length is checked before it is used; the checks are QEMU's, in QEMU's order. On an
+     * exception the runs before the offending one have already been applied (as in QEMU), so the
+     * page must then be treated as lost. Bytes of the page outside the runs are never changed, but
+     * short runs are applied by an 8-byte read-modify-write, so no other thread may write the page
+     * during the call.
+     *
+     * @param delta       the delta
+     * @param off         where the delta starts in {@code delta}
+     * @param deltaLength the delta length in bytes
+     * @param page        the page holding the old contents, updated in place
+     * @param pageOffset  where the page starts in {@code page}
+     * @param pageLength  the page length in bytes
+     * @return the decoded extent: the page offset just past the last non-zero run (0 for an empty
+     *     delta)
+     * @throws XbzrleFormatException     if QEMU would reject the delta; the exception names the
+     *     reason and the delta offset
+     * @throws IndexOutOfBoundsException if a range lies outside its segment
+     * @throws IllegalArgumentException  if a length is negative
+     */
+    public static int decode(MemorySegment delta, long off, int deltaLength,
+                             MemorySegment page, long pageOffset, int pageLength) {
+        long fastEnd = checkDecode(delta, off, deltaLength, page, pageOffset, pageLength);
+        // The common case, kept small enough for the JIT to inline into the caller's loop: runs
+        // whose zero-run length takes one or two bytes and non-zero-run length one byte, and
+        // whose bytes come in the same 8-byte read of the delta, applied by one 8-byte
+        // read-modify-write of the page (which rewrites the bytes after the run as they were).
+        // Anything else, valid or not, goes to decodeFrom with the position reached, which checks
+        // it all again in QEMU's order.
+        int i = 0;
+        int d = 0;
+        while (i < deltaLength && i <= fastEnd) {
+            long w = delta.get(LONG, off + i);
+            int k = (int) (w >>> 7) & 1; // the zero-run length takes 1 + k bytes
+            int z = ((int) w & 0x7f) | ((int) (w >>> 1) & 0x3f80 & -k);
+            long rest = w >>> (8 << k);
+            int n = (int) rest & 0xff;
+            int header = 2 + k;
+            int at = d + z;
+            if ((((int) (w >>> 15) & k) | (n >>> 7)) != 0 || n == 0 || n > 8 - header || (z == 0 && i != 0)
+                    || deltaLength - i < header + n || at > pageLength - 8) {
+                break;
+            }
+            long mask = (1L << (n << 3)) - 1;
+            long to = pageOffset + at;
+            page.set(LONG, to, (page.get(LONG, to) & ~mask) | ((rest >>> 8) & mask));
+            d = at + n;
+            i += header + n;
+        }
+        return i < deltaLength ? decodeFrom(delta, off, deltaLength, page, pageOffset, pageLength, i, d) : d;
+    }
+
+    /** The general decoder, from delta position {@code i} and page position {@code d} on. */
+    private static int decodeFrom(MemorySegment delta, long off, int deltaLength,
+                                  MemorySegment page, long pageOffset, int pageLength, int i, int d) {
+        final int end = deltaLength;
+        // Positions i with a whole long of the delta segment from there (possibly past the delta's
+        // end: such bytes are read but never used) take the fast path.
+        final long fastEnd = Math.min(delta.byteSize() - off - 8, Integer.MAX_VALUE);
+        final int pageWordEnd = pageLength - 8;
+        while (i < end) {
+            int z;
+            int n;
+            int data;
+            long w;
+            if (i <= fastEnd) {
+                // Both lengths out of one read of the delta.
+                w = delta.get(LONG, off + i);
+                if (end - i < 2) {
+                    throw truncatedLength(i, end);
+                }
+                int b = (int) w & 0xff;
+                int k;
+                if (b < 0x80) {
+                    z = b;
+                    k = 1;
+                } else {
+                    int b1 = (int) (w >>> 8) & 0xff;
+                    if (b1 >= 0x80) {
+                        throw tooLong(i);
+                    }
+                    z = (b & 0x7f) | (b1 << 7);
+                    k = 2;
+                }
+                if (z == 0 && i != 0) {
+                    throw emptyZeroRun(i);
+                }
+                d += z;
+                if (d > pageLength) {
+                    throw zeroRunPastEnd(i, z, d, pageLength);
+                }
+                int j = i + k;
+                if (end - j < 2) {
+                    throw truncatedLength(j, end);
+                }
+                long w2 = w >>> (k << 3);
+                b = (int) w2 & 0xff;
+                if (b < 0x80) {
+                    n = b;
+                    k = 1;
+                } else {
+                    int b1 = (int) (w2 >>> 8) & 0xff;
+                    if (b1 >= 0x80) {
+                        throw tooLong(j);
+                    }
+                    n = (b & 0x7f) | (b1 << 7);
+                    k = 2;
+                }
+                if (n == 0) {
+                    throw emptyNonZeroRun(j);
+                }
+                data = j + k;
+                checkNonZeroRun(j, data, n, d, pageLength, end);
+                int used = data - i; // 2 to 4 header bytes
+                if (n <= 8 - used && d <= pageWordEnd) {
+                    // The run's bytes are in w already: merge them into the page with one long
+                    // read-modify-write that rewrites the bytes after the run with their own value.
+                    long mask = (1L << (n << 3)) - 1;
+                    long p = page.get(LONG, pageOffset + d);
+                    page.set(LONG, pageOffset + d, (p & ~mask) | ((w >>> (used << 3)) & mask));
+                    d += n;
+                    i = data + n;
+                    continue;
+                }
+            } else {
+                // The last bytes of the delta segment: byte by byte, the same checks.
+                if (end - i < 2) {
+                    throw truncatedLength(i, end);
+                }
+                int b = delta.get(BYTE, off + i) & 0xff;
+                int k;
+                if (b < 0x80) {
+                    z = b;
+                    k = 1;
+                } else {
+                    int b1 = delta.get(BYTE, off + i + 1) & 0xff;
+                    if (b1 >= 0x80) {
+                        throw tooLong(i);
+                    }
+                    z = (b & 0x7f) | (b1 << 7);
+                    k = 2;
+                }
+                if (z == 0 && i != 0) {
+                    throw emptyZeroRun(i);
+                }
+                d += z;
+                if (d > pageLength) {
+                    throw zeroRunPastEnd(i, z, d, pageLength);
+                }
+                int j = i + k;
+                if (end - j < 2) {
+                    throw truncatedLength(j, end);
+                }
+                b = delta.get(BYTE, off + j) & 0xff;
+                if (b < 0x80) {
+                    n = b;
+                    k = 1;
+                } else {
+                    int b1 = delta.get(BYTE, off + j + 1) & 0xff;
+                    if (b1 >= 0x80) {
+                        throw tooLong(j);
+                    }
+                    n = (b & 0x7f) | (b1 << 7);
+                    k = 2;
+                }
+                if (n == 0) {
+                    throw emptyNonZeroRun(j);
+                }
+                data = j + k;
+                checkNonZeroRun(j, data, n, d, pageLength, end);
+            }
+            if (n >= 8) {
+                long from = off + data;
+                long to = pageOffset + d;
+                if (n <= 32) {
+                    // Overlapping 8-byte moves inside the run: no byte around it is touched.
+                    long a = delta.get(LONG, from);
+                    long e = delta.get(LONG, from + n - 8);
+                    if (n > 16) {
+                        long b = delta.get(LONG, from + 8);
+                        long c = delta.get(LONG, from + n - 16);
+                        page.set(LONG, to + 8, b);
+                        page.set(LONG, to + n - 16, c);
+                    }
+                    page.set(LONG, to, a);
+                    page.set(LONG, to + n - 8, e);
+                } else {
+                    MemorySegment.copy(delta, from, page, to, n);
+                }
+            } else if (data <= fastEnd && d <= pageWordEnd) {
+                long mask = (1L << (n << 3)) - 1;
+                long p = page.get(LONG, pageOffset + d);
+                page.set(LONG, pageOffset + d, (p & ~mask) | (delta.get(LONG, off + data) & mask));
+            } else {
+                MemorySegment.copy(delta, off + data, page, pageOffset + d, n);
+            }
+            d += n;
+            i = data + n;
+        }
+        return d;
+    }
+
+    // ---------------------------------------------------------------------------------------------
+    // Encoder helpers
+
+    /**
+     * Fills {@code bm} with the difference bitmap of the page (bit p set iff byte p differs), clear
+     * past the end up to the end of the last 64-byte block; returns the number of blocks.
+     */
+    private static int fillBitmap(MemorySegment old, long oo, MemorySegment cur, long co, int length, byte[] bm) {
+        int words = length >>> 3;
+        for (int w = 0; w < words; w++) {
+            long x = old.get(LONG, oo + ((long) w << 3)) ^ cur.get(LONG, co + ((long) w << 3));
+            bm[w] = (byte) gather(x);
+        }
+        int blocks = (length + 63) >>> 6;
+        int end = blocks << 3;
+        for (int w = words; w < end; w++) {
+            bm[w] = 0;
+        }
+        for (int p = words << 3; p < length; p++) {
+            if (old.get(BYTE, oo + p) != cur.get(BYTE, co + p)) {
+                bm[words] |= (byte) (1 << (p & 7));
+            }
+        }
+        return blocks;
+    }
+
+    /** The first block at or after {@code b} with a difference, or {@code blocks}: four at a time. */
+    private static int nextDifferingBlock(byte[] bm, int b, int blocks) {
+        while (b + 4 <= blocks && ((long) BITMAP.get(bm, b << 3) | (long) BITMAP.get(bm, (b << 3) + 8)
+                | (long) BITMAP.get(bm, (b << 3) + 16) | (long) BITMAP.get(bm, (b << 3) + 24)) == 0) {
+            b += 4;
+        }
+        while (b < blocks && (long) BITMAP.get(bm, b << 3) == 0) {
+            b++;
+        }
+        return b;
+    }
+
+    /**
+     * A lower bound of the bytes that the runs from {@code i} (the start of a zero run, in block
+     * {@code b}) take: two length bytes per run plus the differing bytes.
+     */
+    private static long restLowerBound(byte[] bm, int b, int i, int blocks) {
+        long v = (long) BITMAP.get(bm, b << 3) & (-1L << i); // bit i is clear: i is an equal byte
+        long differing = Long.bitCount(v);
+        long runs = Long.bitCount(v & ~(v << 1));
+        long carry = v >>> 63;
+        for (int k = b + 1; k < blocks; k++) {
+            v = (long) BITMAP.get(bm, k << 3);
+            differing += Long.bitCount(v);
+            runs += Long.bitCount(v & ~((v << 1) | carry));
+            carry = v >>> 63;
+        }
+        return 2 * runs + differing;
+    }
+
+    /** One bit per byte of {@code x}, bit k set iff byte k is non-zero. */
+    private static long gather(long x) {
+        long nz = (((x & LOW7) + LOW7) | x) & HIGH; // bit 7 of each non-zero byte, no carries
+        return ((nz >>> 7) * 0x0102040810204080L) >>> 56;
+    }
+
+    /**
+     * Non-zero iff the pages differ. A plain counted loop in a method of its own, which the JIT
+     * vectorises (inside the big encode loop it does not).
+     */
+    private static long anyDifference(MemorySegment old, long oo, MemorySegment cur, long co, int length) {
+        long any = 0;
+        int words = length >>> 3;
+        for (int w = 0; w < words; w++) {
+            any |= old.get(LONG, oo + ((long) w << 3)) ^ cur.get(LONG, co + ((long) w << 3));
+        }
+        for (int p = words << 3; p < length; p++) {
+            any |= old.get(BYTE, oo + p) ^ cur.get(BYTE, co + p);
+        }
+        return any;
+    }
+
+    /** Writes a run length (at most 14 bits) as ULEB128 at {@code base + d}; returns the new d. */
+    private static int putLength(MemorySegment dst, long base, int d, int v) {
+        if (v < 0x80) {
+            dst.set(BYTE, base + d, (byte) v);
+            return d + 1;
+        }
+        dst.set(BYTE, base + d, (byte) (v | 0x80));
+        dst.set(BYTE, base + d + 1, (byte) (v >>> 7));
+        return d + 2;
+    }
+
+    // ---------------------------------------------------------------------------------------------
+    // Decoder errors (cold)
+
+    private static void checkNonZeroRun(int lengthAt, int data, int n, int d, int pageLength, int end) {
+        if (d + n > pageLength) {
+            throw pastEnd(lengthAt, "non-zero run of " + n + " bytes at page offset " + d, pageLength);
+        }
+        if (data + n > end) {
+            throw new XbzrleFormatException(XbzrleFormatException.Reason.TRUNCATED_DATA, lengthAt,
+                    "non-zero run of " + n + " bytes at delta offset " + data + ", delta length " + end);
+        }
+    }
+
+    /** Checks decode's arguments; returns the last delta position with 8 readable bytes from it. */
+    private static long checkDecode(MemorySegment delta, long off, int deltaLength, MemorySegment page,
+                                    long pageOffset, int pageLength) {
+        if ((deltaLength | pageLength) < 0) {
+            throw new IllegalArgumentException("negative length: delta " + deltaLength + ", page " + pageLength);
+        }
+        Objects.checkFromIndexSize(off, deltaLength, delta.byteSize());
+        Objects.checkFromIndexSize(pageOffset, pageLength, page.byteSize());
+        return delta.byteSize() - off - 8;
+    }
+
+    private static XbzrleFormatException emptyZeroRun(int at) {
+        return new XbzrleFormatException(XbzrleFormatException.Reason.EMPTY_ZERO_RUN, at, "");
+    }
+
+    private static XbzrleFormatException emptyNonZeroRun(int at) {
+        return new XbzrleFormatException(XbzrleFormatException.Reason.EMPTY_NONZERO_RUN, at, "");
+    }
+
+    private static XbzrleFormatException zeroRunPastEnd(int at, int z, int d, int pageLength) {
+        return pastEnd(at, "zero run of " + z + " bytes ends at page offset " + d, pageLength);
+    }
+
+    private static XbzrleFormatException tooLong(int at) {
+        return new XbzrleFormatException(XbzrleFormatException.Reason.LENGTH_TOO_LONG, at, "");
+    }
+
+    private static XbzrleFormatException truncatedLength(int at, int end) {
+        return new XbzrleFormatException(XbzrleFormatException.Reason.TRUNCATED_LENGTH, at,
+                "delta length " + end);
+    }
+
+    private static XbzrleFormatException pastEnd(int at, String what, int pageLength) {
+        return new XbzrleFormatException(XbzrleFormatException.Reason.RUN_PAST_PAGE_END, at,
+                what + ", page length " + pageLength);
+    }
+}
