@@ -9,8 +9,6 @@
 #   SECONDS  timed seconds per measurement (default 1)
 # Environment:
 #   FERRY               the Ferry CLI (default ./ferry); run as "$FERRY bench xbzrle ..."
-#   FERRY_BENCH_XBZRLE  the whole bench command instead, e.g. "java -cp ferry-cli/target/ferry.jar
-#                       dev.ferry.cli.bench.XbzrleBenchCommand"
 #   ANCHORS             the C reference (default: shared/anchors/xbzrle-c beside this repository)
 #   PAIRS_DIR           where corpora are written (default /tmp/xbzrle-pairs)
 #   WORK                where the C programs and encodings go (default /tmp/xbzrle-compare)
@@ -29,7 +27,7 @@ pairs=${PAIRS_DIR:-/tmp/xbzrle-pairs}
 work=${WORK:-/tmp/xbzrle-compare}
 reps=${REPS:-3}
 corpora=${CORPORA:-sparse-word memtest scatter-1pct runs-5pct dense-25pct unchanged full}
-ferry_bench=${FERRY_BENCH_XBZRLE:-${FERRY:-./ferry} bench xbzrle}
+ferry_bench="${FERRY:-./ferry} bench xbzrle"
 
 for f in bench.c xbzrle_ref.c xbzrle_ref.h make_pairs.py; do
   [ -f "$anchors/$f" ] || { echo "xbzrle-compare: $anchors/$f not found (set ANCHORS)" >&2; exit 2; }

@@ -88,7 +88,7 @@ public final class DemoCommand implements java.util.concurrent.Callable<Integer>
             Thread.sleep(Math.max(0, (migrateAt - System.nanoTime()) / 1_000_000));
             out.println("source: workload before migrating: " + guest.counters());
             outcome = RunCommand.migrate(guest, target, migrationOptions.policy(), migrationOptions.parameters(),
-                    stats, out, loop -> { });
+                    migrationOptions.capabilities(), stats, out, loop -> { });
             if (outcome.completed()) {
                 RamDump.write(guest, srcDump);
                 out.println("source: workload at switchover: " + guest.counters());

@@ -63,6 +63,9 @@ public final class IncomingCommand implements Callable<Integer> {
                     + " migration does not pay for first touches of fresh memory.")
     Long prealloc;
 
+    @Option(names = "--no-xbzrle", description = "Refuse sources that ask for XBZRLE (as a Ferry without it would).")
+    boolean noXbzrle;
+
     private final PrintStream out = System.out;
     private final PrintStream err = System.err;
     private final CountDownLatch interrupted = new CountDownLatch(1);
@@ -89,7 +92,8 @@ public final class IncomingCommand implements Callable<Integer> {
             WatchedChannel channel = new WatchedChannel(socket, "source " + peer, peerTimeout);
             try {
                 FrameReader reader = new FrameReader(channel, "migration stream from " + peer);
-                guest = new StreamLoader(reader, channel, StreamFormat.KNOWN_CAPABILITIES, stats).load();
+                int supported = StreamFormat.KNOWN_CAPABILITIES & (noXbzrle ? ~StreamFormat.CAP_XBZRLE : ~0);
+                guest = new StreamLoader(reader, channel, supported, stats).load();
             } catch (MigrationAbortedException e) {
                 err.println("ferry incoming: " + e.getMessage() + "; no guest was started");
                 return finish(report, stats, Main.MIGRATION_ABORTED);

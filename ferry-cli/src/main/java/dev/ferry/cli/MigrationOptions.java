@@ -26,6 +26,14 @@ final class MigrationOptions {
             description = "Cap on the bytes per second sent (default: unlimited); suffixes K, M, G allowed.")
     long maxBandwidth;
 
+    @Option(names = "--xbzrle",
+            description = "Send re-sent pages as XBZRLE deltas against a cache of what the destination has.")
+    boolean xbzrle;
+
+    @Option(names = "--xbzrle-cache-size", paramLabel = "SIZE", converter = Converters.Size.class,
+            defaultValue = "64M", description = "Size of the XBZRLE cache of old page contents (default ${DEFAULT-VALUE}).")
+    long xbzrleCacheSize;
+
     @Option(names = "--auto-converge",
             description = "Throttle the guest's vCPUs when it dirties memory faster than it can be sent.")
     boolean autoConverge;
@@ -51,9 +59,15 @@ final class MigrationOptions {
         return Policies.parse(policies);
     }
 
+    /** The stream capabilities to ask the destination for. */
+    int capabilities() {
+        return xbzrle ? dev.ferry.stream.StreamFormat.CAP_XBZRLE : 0;
+    }
+
     MigrationParameters parameters() {
         return new MigrationParameters().downtimeLimitMillis(downtimeLimit).maxBandwidth(maxBandwidth)
                 .autoConverge(autoConverge)
+                .xbzrleCacheSize(xbzrleCacheSize)
                 .throttle(throttleTriggerThreshold, cpuThrottleInitial, cpuThrottleIncrement, maxCpuThrottle);
     }
 }

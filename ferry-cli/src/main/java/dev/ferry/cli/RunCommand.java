@@ -103,7 +103,8 @@ public final class RunCommand implements Callable<Integer> {
             return finish(guest, report, null, Main.OK);
         }
         MigrationStats stats = new MigrationStats(guest.ramSize(), dev.ferry.memory.Pages.SIZE);
-        PrecopyLoop.Outcome outcome = migrate(guest, migrateTo, policy, params, stats, out, loop -> running = loop);
+        PrecopyLoop.Outcome outcome = migrate(guest, migrateTo, policy, params, migrationOptions.capabilities(), stats,
+                out, loop -> running = loop);
         running = null;
         report.put("migration", stats.toMap());
         report.put("workload-at-switchover", guest.counters());
@@ -153,11 +154,13 @@ public final class RunCommand implements Callable<Integer> {
 
     /** Migrates {@code guest} to {@code target}; never throws: the outcome says how it ended. */
     static PrecopyLoop.Outcome migrate(InProcessGuest guest, HostPort target, PrecopyPolicy policy,
-            MigrationParameters params, MigrationStats stats, PrintStream out,
+            MigrationParameters params, int capabilities, MigrationStats stats, PrintStream out,
             java.util.function.Consumer<PrecopyLoop> started) {
         out.println("migrating to " + target + " with policy " + policy.describe() + ", downtime-limit "
                 + params.downtimeLimitMillis() + " ms, max-bandwidth "
-                + (params.maxBandwidth() == 0 ? "unlimited" : params.maxBandwidth() + " B/s"));
+                + (params.maxBandwidth() == 0 ? "unlimited" : params.maxBandwidth() + " B/s")
+                + ((capabilities & dev.ferry.stream.StreamFormat.CAP_XBZRLE) != 0
+                        ? ", xbzrle (cache " + dev.ferry.util.Units.bytes(params.xbzrleCacheSize()) + ")" : ""));
         SocketChannel socket;
         try {
             socket = Tcp.connect(target, CONNECT_TIMEOUT);
@@ -169,7 +172,8 @@ public final class RunCommand implements Callable<Integer> {
         WatchedChannel channel = new WatchedChannel(socket, "destination " + target, PEER_TIMEOUT);
         try (StreamSink sink = new StreamSink(channel, channel, "destination " + target);
                 Progress progress = new Progress(stats, out)) {
-            PrecopyLoop loop = new PrecopyLoop(guest, sink, policy, params, stats, progress, 0, COMPLETION_TIMEOUT);
+            PrecopyLoop loop = new PrecopyLoop(guest, sink, policy, params, stats, progress, capabilities,
+                    COMPLETION_TIMEOUT);
             started.accept(loop);
             return loop.run();
         }

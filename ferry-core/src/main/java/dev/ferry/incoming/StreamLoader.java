@@ -20,6 +20,8 @@ import dev.ferry.stream.StreamFormat;
 import dev.ferry.stream.StreamFormatException;
 import dev.ferry.stream.StreamFormatException.Problem;
 import dev.ferry.stream.StreamHeader;
+import dev.ferry.xbzrle.XbzrleCodec;
+import dev.ferry.xbzrle.XbzrleFormatException;
 import java.io.IOException;
 import java.lang.foreign.MemorySegment;
 import java.nio.ByteBuffer;
@@ -42,6 +44,8 @@ public final class StreamLoader {
     private final boolean awaitHandover;
     private final CRC32C crc = new CRC32C();
     private final FrameBuffer reply = new FrameBuffer(Records.MAX_TEXT + 16);
+    private final MemorySegment scratch = java.lang.foreign.Arena.ofAuto().allocate(Pages.SIZE, Pages.SIZE);
+    private final ByteBuffer scratchBuffer = scratch.asByteBuffer();
 
     private Guest guest;
     private List<RamBlock> blocks;
@@ -202,15 +206,38 @@ public final class StreamLoader {
         long maxPage = block.pages() - 1;
         long zero = 0;
         long normal = 0;
+        long xbzrle = 0;
         for (int i = 0; i < count; i++) {
             long page = r.u32("page index", 0, maxPage);
             int code = r.u8("page kind");
             PageKind kind = PageKind.of(code);
-            if (kind == null || kind == PageKind.XBZRLE) {
+            if (kind == null || (kind == PageKind.XBZRLE && (capabilities & StreamFormat.CAP_XBZRLE) == 0)) {
                 throw r.error(Problem.MALFORMED_PAYLOAD, "page kind " + code + " is unknown or was not negotiated");
             }
             long offset = page << Pages.SHIFT;
-            if (kind == PageKind.ZERO) {
+            if (kind == PageKind.XBZRLE) {
+                long at = r.offset();
+                int length = r.u16("XBZRLE delta length");
+                if (length < 1 || length > Pages.SIZE) {
+                    throw new StreamFormatException(Problem.OUT_OF_RANGE, at, in.name() + " at byte " + at
+                            + ": XBZRLE delta length " + length + " is outside [1, 4096]");
+                }
+                if (!got.get(page)) {
+                    throw r.error(Problem.MALFORMED_PAYLOAD, "XBZRLE delta for page " + page + " of block "
+                            + block.id() + ", which was never sent whole");
+                }
+                int data = buffer.position();
+                r.skip(length, "XBZRLE delta");
+                try {
+                    XbzrleCodec.decode(frame, data, length, memory, offset, Pages.SIZE);
+                } catch (XbzrleFormatException e) {
+                    throw new StreamFormatException(Problem.MALFORMED_PAYLOAD, at, in.name() + ": XBZRLE delta"
+                            + " for page " + page + " at byte " + (data + e.deltaOffset() - buffer.position()
+                            + r.offset()) + " is invalid: " + e.getMessage());
+                }
+                digest.set(b, page, Pages.crc(crc, memory, offset, scratch, scratchBuffer));
+                xbzrle++;
+            } else if (kind == PageKind.ZERO) {
                 // Fresh guest memory is zero: only a page written earlier in the stream needs clearing.
                 if (got.get(page)) {
                     MemorySegment.copy(Pages.ZERO_PAGE, 0, memory, offset, Pages.SIZE);
@@ -228,7 +255,7 @@ public final class StreamLoader {
         }
         r.expectEnd();
         pageRecords += count;
-        stats.pages(zero, normal, 0);
+        stats.pages(zero, normal, xbzrle);
     }
 
     private void verifyAndLoad(Records.Complete c) throws IOException, GuestException {

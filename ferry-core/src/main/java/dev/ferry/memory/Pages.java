@@ -43,6 +43,17 @@ public final class Pages {
     }
 
     /**
+     * CRC32C of the page at {@code offset} of {@code memory}, through {@code scratch} (a direct buffer of one page and
+     * a segment over it, reused by the caller, so that nothing is allocated).
+     */
+    public static int crc(CRC32C crc, MemorySegment memory, long offset, MemorySegment scratch, ByteBuffer scratchBuf) {
+        MemorySegment.copy(memory, offset, scratch, 0, SIZE);
+        crc.reset();
+        crc.update(scratchBuf.clear());
+        return (int) crc.getValue();
+    }
+
+    /**
      * CRC32C of the page at {@code position} in {@code buffer}, leaving the buffer's position and limit as they
      * were. {@code crc} is reset first; it is passed in so that hot loops allocate nothing.
      */

@@ -15,6 +15,7 @@ public final class MigrationParameters {
     private volatile long downtimeLimitMillis = DEFAULT_DOWNTIME_LIMIT_MS;
     private volatile long maxBandwidth;
     private volatile boolean autoConverge;
+    private volatile long xbzrleCacheSize = dev.ferry.xbzrle.XbzrlePageCache.DEFAULT_CAPACITY;
     private volatile int throttleTriggerThreshold = 50;
     private volatile int cpuThrottleInitial = 20;
     private volatile int cpuThrottleIncrement = 10;
@@ -43,6 +44,20 @@ public final class MigrationParameters {
             throw new IllegalArgumentException("max-bandwidth must not be negative: " + bytesPerSecond);
         }
         this.maxBandwidth = bytesPerSecond;
+        return this;
+    }
+
+    /** {@code xbzrle-cache-size}: bytes of old page contents the sender keeps; changed during a migration, the cache
+     * is resized at the next batch, keeping the entries that still fit. */
+    public long xbzrleCacheSize() {
+        return xbzrleCacheSize;
+    }
+
+    public MigrationParameters xbzrleCacheSize(long bytes) {
+        if (bytes < 0 || bytes > (1L << 40)) {
+            throw new IllegalArgumentException("xbzrle-cache-size must be between 0 and 1 TiB: " + bytes);
+        }
+        this.xbzrleCacheSize = bytes;
         return this;
     }
 

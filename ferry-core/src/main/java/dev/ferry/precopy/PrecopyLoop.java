@@ -17,6 +17,9 @@ import dev.ferry.stats.MigrationStats.Status;
 import dev.ferry.stream.PageBatch;
 import dev.ferry.stream.Records;
 import dev.ferry.stream.StreamFormat;
+import dev.ferry.xbzrle.XbzrleCodec;
+import dev.ferry.xbzrle.XbzrlePageCache;
+import java.lang.foreign.Arena;
 import java.io.IOException;
 import java.lang.foreign.MemorySegment;
 import java.time.Duration;
@@ -93,6 +96,14 @@ public final class PrecopyLoop {
     private final Bitmap[] round;
     private final PageDigest digest;
     private final CRC32C crc = new CRC32C();
+    // XBZRLE (when negotiated): the cache of pages as the destination has them, the codec, and scratch pages.
+    private XbzrlePageCache cache;
+    private final XbzrleCodec codec = new XbzrleCodec();
+    private final MemorySegment scratch = Arena.ofAuto().allocate(Pages.SIZE, Pages.SIZE);
+    private final MemorySegment delta = Arena.ofAuto().allocate(Pages.SIZE, Pages.SIZE);
+    private final java.nio.ByteBuffer scratchBuffer = scratch.asByteBuffer();
+    /** A batch taken from the sink that ended up empty (every page unchanged), kept for the next one. */
+    private PageBatch spare;
     private final RateLimiter limiter;
     private final BandwidthMeter meter = new BandwidthMeter();
     private final long totalPages;
@@ -177,7 +188,11 @@ public final class PrecopyLoop {
             for (RamBlock b : blocks) {
                 infos.add(new Records.BlockInfo(b.id(), b.guestAddress(), b.length(), Pages.SIZE));
             }
-            sink.open(new Records.Setup(guest.descriptor(), infos), capabilities);
+            int accepted = sink.open(new Records.Setup(guest.descriptor(), infos), capabilities);
+            if ((accepted & StreamFormat.CAP_XBZRLE) != 0) {
+                cache = new XbzrlePageCache(params.xbzrleCacheSize());
+                stats.xbzrleCache(cache.capacity(), 0, 0, false);
+            }
             guest.dirtyLog().start();
             for (Bitmap b : round) {
                 b.setAll();
@@ -222,18 +237,28 @@ public final class PrecopyLoop {
             // A guest that goes on running here (abort, failure, replication) runs at full speed again.
             unthrottle();
             digest.close();
+            if (cache != null) {
+                cache.close();
+            }
         }
     }
 
     private Decision consult(PrecopyStats.Moment moment) {
         long now = System.nanoTime();
-        long remainingBytes = estimateRemainingBytes(now);
+        long remainingBytes = estimateRemainingBytes(now, false);
         double bw = meter.bytesPerSecond();
         long cap = params.maxBandwidth();
-        if (bw < 0 && cap > 0) {
+        if (cap > 0 && (bw < 0 || bw > cap)) {
+            // The cap holds over time; a faster measurement is a burst the limiter will pay back.
             bw = cap;
         }
         long expected = remainingBytes == 0 ? 0 : bw > 0 ? (long) Math.ceil(remainingBytes / bw * 1000) : -1;
+        if (expected >= 0 && expected <= 2 * params.downtimeLimitMillis() && now - lastPeekNanos > 1_000_000) {
+            // Near the limit a peek up to 20 ms old is not good enough (a guest can dirty everything again in less):
+            // look again before anyone decides on it, as QEMU syncs again before completing.
+            remainingBytes = estimateRemainingBytes(now, true);
+            expected = remainingBytes == 0 ? 0 : bw > 0 ? (long) Math.ceil(remainingBytes / bw * 1000) : -1;
+        }
         stats.estimate(remainingBytes, expected, bw);
         PrecopyStats s = new PrecopyStats(moment, iteration, totalWritten,
                 moment == PrecopyStats.Moment.BEFORE_BATCH ? roundDirty : -1, (now - startNanos) / 1_000_000, bw,
@@ -258,8 +283,8 @@ public final class PrecopyLoop {
      * What stopping now would cost on the wire: the pages not yet sent this round, plus those written since the
      * last sync (peeked from the dirty log, or estimated from the dirty rate), at the recent bytes per page.
      */
-    private long estimateRemainingBytes(long now) {
-        if (now - lastPeekNanos > PEEK_INTERVAL_NANOS) {
+    private long estimateRemainingBytes(long now, boolean fresh) {
+        if (fresh || now - lastPeekNanos > PEEK_INTERVAL_NANOS) {
             lastPeekNanos = now;
             long dirty = 0;
             if (!peekUnsupported) {
@@ -288,17 +313,24 @@ public final class PrecopyLoop {
      * the pages left.
      */
     private double wireBytesPerPage() {
-        if (iteration > 0 && roundPages >= MIN_PAGES_FOR_RATIO) {
-            return (double) roundBytes / roundPages;
-        }
-        if (lastRoundPages > 0) {
-            return (double) lastRoundBytes / lastRoundPages;
+        boolean current = iteration > 0 && roundPages >= MIN_PAGES_FOR_RATIO;
+        double now = current ? (double) roundBytes / roundPages : 0;
+        double last = lastRoundPages > 0 ? (double) lastRoundBytes / lastRoundPages : 0;
+        if (current || lastRoundPages > 0) {
+            // The larger of this round's and the last round's: a run of cheap pages (zero pages come in bursts)
+            // must not make the rest of a round look cheap.
+            return Math.max(now, last);
         }
         return Pages.SIZE + StreamFormat.RECORD_HEADER;
     }
 
     /** Sends up to one batch of the current round's pages, from one block. */
     private void sendBatch(boolean duringDowntime) throws IOException {
+        if (cache != null && cache.capacity() != params.xbzrleCacheSize()) {
+            // xbzrle-cache-size changed during the migration: resize, keeping the entries that still fit.
+            cache.resize(params.xbzrleCacheSize());
+            stats.xbzrleCache(cache.capacity(), cache.entries(), cache.rejections(), false);
+        }
         PageBatch batch = null;
         long zero = 0;
         while (scanBlock < round.length) {
@@ -312,13 +344,14 @@ public final class PrecopyLoop {
                 continue;
             }
             if (batch == null) {
-                batch = sink.takeBatch();
+                batch = spare != null ? spare : sink.takeBatch();
+                spare = null;
                 batch.begin(scanBlock);
             }
             round[scanBlock].clear(p);
             unsent--;
             scanPage = p + 1;
-            if (encodePage(batch, scanBlock, p)) {
+            if (encodePage(batch, scanBlock, p) == ZERO) {
                 zero++;
             }
             if (batch.isFull()) {
@@ -326,6 +359,10 @@ public final class PrecopyLoop {
             }
         }
         if (batch == null) {
+            return;
+        }
+        if (batch.isEmpty()) {
+            spare = batch; // every page in it was unchanged: nothing to send
             return;
         }
         int count = batch.count();
@@ -340,20 +377,70 @@ public final class PrecopyLoop {
         stats.batch(zero, normal, (long) normal * Pages.SIZE, bytes, duringDowntime);
     }
 
-    /** Encodes one page into the batch; returns whether it was a zero page. */
-    private boolean encodePage(PageBatch batch, int block, long page) {
+    private static final int ZERO = 0;
+    private static final int NORMAL = 1;
+    private static final int DELTA = 2;
+    private static final int UNCHANGED = 3;
+
+    /**
+     * Encodes one page into the batch: a zero record (zero pages win over everything), an XBZRLE delta against the
+     * cached copy (pages re-sent after the first round, when negotiated), nothing at all (a dirty page whose
+     * content did not change), or the whole page. Returns which.
+     */
+    private int encodePage(PageBatch batch, int block, long page) {
         MemorySegment memory = blocks.get(block).memory();
         long offset = page << Pages.SHIFT;
         if (Pages.isZero(memory, offset)) {
             batch.addZero(page);
             digest.set(block, page, Pages.ZERO_PAGE_CRC);
-            return true;
+            if (cache != null) {
+                cache.remove(block, page); // the destination's copy is zeros now
+            }
+            return ZERO;
+        }
+        if (cache == null) {
+            int at = batch.addNormal(page);
+            // The copy is what is sent and hashed: a guest write racing with it only makes the page dirty again.
+            MemorySegment.copy(memory, offset, batch.segment(), at, Pages.SIZE);
+            digest.set(block, page, Pages.crc(crc, batch.buffer(), at));
+            return NORMAL;
+        }
+        // Copy first, then encode the copy (seed 001, v8): a guest write during encoding must not make the cache
+        // and the destination disagree.
+        MemorySegment.copy(memory, offset, scratch, 0, Pages.SIZE);
+        long slot = iteration > 0 ? cache.lookup(block, page) : -1;
+        if (slot >= 0) {
+            int len = codec.encode(cache.storage(), slot, scratch, 0, Pages.SIZE, delta, 0, Pages.SIZE);
+            if (len == 0) {
+                stats.xbzrlePage("unchanged", 0);
+                return UNCHANGED;
+            }
+            MemorySegment.copy(scratch, 0, cache.storage(), slot, Pages.SIZE);
+            if (len > 0) {
+                int at = batch.addXbzrle(page, len);
+                MemorySegment.copy(delta, 0, batch.segment(), at, len);
+                digest.set(block, page, pageCrc());
+                stats.xbzrlePage("xbzrle", StreamFormat.RECORD_HEADER + 2L + len);
+                return DELTA;
+            }
+            stats.xbzrlePage("overflow", 0);
+        } else if (iteration > 0) {
+            stats.xbzrlePage("miss", 0);
+            cache.put(block, page, scratch, 0);
+        } else if (cache.entries() < cache.slots()) {
+            // First round: fill the free slots, so that pages re-sent in the second round already have a copy.
+            cache.put(block, page, scratch, 0);
         }
         int at = batch.addNormal(page);
-        // The copy is what is sent and hashed: a guest write racing with it only makes the page dirty again.
-        MemorySegment.copy(memory, offset, batch.segment(), at, Pages.SIZE);
+        MemorySegment.copy(scratch, 0, batch.segment(), at, Pages.SIZE);
         digest.set(block, page, Pages.crc(crc, batch.buffer(), at));
-        return false;
+        return NORMAL;
+    }
+
+    private int pageCrc() {
+        crc.reset();
+        crc.update(scratchBuffer.clear());
+        return (int) crc.getValue();
     }
 
     private void endRound(String phase) throws IOException {
@@ -367,6 +454,9 @@ public final class PrecopyLoop {
             lastRoundBytes = roundBytes;
         }
         iteration++;
+        if (cache != null) {
+            stats.xbzrleCache(cache.capacity(), cache.entries(), cache.rejections(), true);
+        }
         stats.controlBytes(sink.endOfRound(iteration, it.pagesSent()), "stop-and-copy".equals(phase));
     }
 

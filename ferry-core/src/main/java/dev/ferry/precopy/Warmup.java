@@ -40,22 +40,28 @@ public final class Warmup {
 
     /** Runs the warm-up; failures are ignored (it only makes the real migration faster). */
     public static void run() {
-        try (InProcessGuest guest = InProcessGuest.create(new InProcessConfig(new long[] {GUEST_BYTES}, 1,
-                "idle,zero=0.3,text=0.3", 1, 0))) {
-            guest.resume();
-            while (!Boolean.TRUE.equals(guest.counters().get("fill-complete"))) {
+        try (InProcessGuest idle = InProcessGuest.create(new InProcessConfig(new long[] {GUEST_BYTES}, 1,
+                "idle,zero=0.3,text=0.3", 1, 0));
+                InProcessGuest busy = InProcessGuest.create(new InProcessConfig(new long[] {GUEST_BYTES}, 1,
+                        "memtest,start=0,end=16M", 1, 0))) {
+            idle.resume();
+            busy.resume();
+            while (!Boolean.TRUE.equals(idle.counters().get("fill-complete"))) {
                 Thread.sleep(2);
             }
             for (int i = 0; i < ROUNDS; i++) {
-                migrateOnce(guest);
-                guest.resume();
+                // Whole pages, then XBZRLE deltas of re-sent pages (several rounds of a memory test).
+                migrateOnce(idle, 0);
+                idle.resume();
+                migrateOnce(busy, StreamFormat.CAP_XBZRLE);
+                busy.resume();
             }
         } catch (Exception | OutOfMemoryError e) {
             // A slower migration, nothing worse.
         }
     }
 
-    private static void migrateOnce(InProcessGuest guest) throws Exception {
+    private static void migrateOnce(InProcessGuest guest, int capabilities) throws Exception {
         try (ServerSocketChannel server = Tcp.listen(new HostPort("127.0.0.1", 0))) {
             int port = ((InetSocketAddress) server.getLocalAddress()).getPort();
             CompletableFuture<Void> destination = CompletableFuture.runAsync(() -> {
@@ -72,8 +78,8 @@ public final class Warmup {
             WatchedChannel ch = new WatchedChannel(Tcp.connect(new HostPort("127.0.0.1", port), Duration.ofSeconds(5)),
                     "warm-up", Duration.ofSeconds(10));
             try (StreamSink sink = new StreamSink(ch, ch, "warm-up")) {
-                new PrecopyLoop(guest, sink, new XenPolicy(), new MigrationParameters(),
-                        new MigrationStats(guest.ramSize(), 4096), null, 0, Duration.ofSeconds(10)).run();
+                new PrecopyLoop(guest, sink, new XenPolicy(0, 4), new MigrationParameters(),
+                        new MigrationStats(guest.ramSize(), 4096), null, capabilities, Duration.ofSeconds(10)).run();
             }
             destination.get(30, TimeUnit.SECONDS);
         }

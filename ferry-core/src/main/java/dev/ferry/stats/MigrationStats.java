@@ -50,6 +50,27 @@ public final class MigrationStats {
     private double bandwidth = -1;
     private String policy = "";
     private int cpuThrottle;
+    private XbzrleCounters xbzrle;
+
+    /** XBZRLE figures under QEMU's xbzrle-cache names, plus Ferry's. */
+    public static final class XbzrleCounters {
+        long cacheSize;
+        long bytes;
+        long pages;
+        long cacheMiss;
+        long cacheHit;
+        long overflow;
+        long unchanged;
+        long entries;
+        long rejections;
+        // The current round's figures, for the rates (QEMU computes them per period).
+        long roundLookups;
+        long roundMisses;
+        long roundPages;
+        long roundBytes;
+        double missRate;
+        double encodingRate;
+    }
     private String errorDesc;
     private final List<IterationStats> iterations = new ArrayList<>();
     /** Samples for charts: at most one per {@link #TIMELINE_INTERVAL_NANOS}, at most {@link #TIMELINE_MAX}. */
@@ -136,6 +157,59 @@ public final class MigrationStats {
 
     public synchronized void iteration(IterationStats it) {
         iterations.add(it);
+    }
+
+    /** Counts one page the XBZRLE path handled: kind is "xbzrle", "miss", "overflow" or "unchanged". */
+    public synchronized void xbzrlePage(String kind, long wireBytes) {
+        if (xbzrle == null) {
+            xbzrle = new XbzrleCounters();
+        }
+        XbzrleCounters x = xbzrle;
+        switch (kind) {
+            case "xbzrle" -> {
+                x.pages++;
+                x.bytes += wireBytes;
+                x.cacheHit++;
+                x.roundLookups++;
+                x.roundPages++;
+                x.roundBytes += wireBytes;
+            }
+            case "unchanged" -> {
+                x.unchanged++;
+                x.cacheHit++;
+                x.roundLookups++;
+            }
+            case "overflow" -> {
+                x.overflow++;
+                x.cacheHit++;
+                x.roundLookups++;
+            }
+            case "miss" -> {
+                x.cacheMiss++;
+                x.roundLookups++;
+                x.roundMisses++;
+            }
+            default -> throw new IllegalArgumentException(kind);
+        }
+    }
+
+    /** The cache's size and occupancy; closes the rates' period (called at each round's end). */
+    public synchronized void xbzrleCache(long cacheSize, long entries, long rejections, boolean endOfRound) {
+        if (xbzrle == null) {
+            xbzrle = new XbzrleCounters();
+        }
+        XbzrleCounters x = xbzrle;
+        x.cacheSize = cacheSize;
+        x.entries = entries;
+        x.rejections = rejections;
+        if (endOfRound && x.roundLookups > 0) {
+            x.missRate = (double) x.roundMisses / x.roundLookups;
+            x.encodingRate = x.roundBytes == 0 ? 0 : (double) x.roundPages * 4096 / x.roundBytes;
+            x.roundLookups = 0;
+            x.roundMisses = 0;
+            x.roundPages = 0;
+            x.roundBytes = 0;
+        }
     }
 
     /** The auto-converge throttle now applied, in percent. */
@@ -229,6 +303,21 @@ public final class MigrationStats {
         ram.put("precopy-bytes", precopyBytes);
         ram.put("downtime-bytes", downtimeBytes);
         m.put("ram", ram);
+        if (xbzrle != null) {
+            Map<String, Object> x = new LinkedHashMap<>();
+            x.put("cache-size", xbzrle.cacheSize);
+            x.put("bytes", xbzrle.bytes);
+            x.put("pages", xbzrle.pages);
+            x.put("cache-miss", xbzrle.cacheMiss);
+            x.put("cache-miss-rate", Math.round(xbzrle.missRate * 10000) / 10000.0);
+            x.put("encoding-rate", Math.round(xbzrle.encodingRate * 100) / 100.0);
+            x.put("overflow", xbzrle.overflow);
+            x.put("unchanged", xbzrle.unchanged);
+            x.put("cache-hit", xbzrle.cacheHit);
+            x.put("cache-entries", xbzrle.entries);
+            x.put("cache-rejections", xbzrle.rejections);
+            m.put("xbzrle-cache", x);
+        }
         m.putAll(extra);
         m.put("policy", policy);
         List<Object> its = new ArrayList<>();

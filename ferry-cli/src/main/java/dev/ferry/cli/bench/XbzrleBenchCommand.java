@@ -213,9 +213,4 @@ public final class XbzrleBenchCommand implements Callable<Integer> {
             }
         }
     }
-
-    /** Runs the command on its own until {@code ferry bench xbzrle} is wired into the CLI. */
-    public static void main(String[] args) {
-        System.exit(new CommandLine(new XbzrleBenchCommand()).execute(args));
-    }
 }
