@@ -155,6 +155,46 @@ class MigrationEndToEndTest {
     }
 
     @Test
+    void xbzrleMakesTheNonConvergingMemoryTestConverge() throws Exception {
+        Path srcStats = dir.resolve("src.json");
+        Path srcDump = dir.resolve("src.ram");
+        Path dstDump = dir.resolve("dst.ram");
+        try (FerryProcess dst = FerryProcess.start("incoming", "--listen", "127.0.0.1:0", "--run-for", "1s",
+                "--verify", "--dump-ram", dstDump.toString())) {
+            int port = dst.listeningPort();
+            try (FerryProcess src = FerryProcess.start("run", "--memory", "150M", "--workload", "memtest",
+                    "--migrate-to", "127.0.0.1:" + port, "--migrate-after", "1s", "--max-bandwidth", "50000000",
+                    "--downtime-limit", "300", "--xbzrle", "--xbzrle-cache-size", "256M", "--policy",
+                    "downtime,timeout=30s,on-timeout=abort", "--stats-json", srcStats.toString(), "--dump-ram",
+                    srcDump.toString())) {
+                assertThat(src.exit(LONG)).as(src.output()).isZero();
+            }
+            assertThat(dst.exit(LONG)).as(dst.output()).isZero();
+        }
+        JsonNode m = json(srcStats).at("/migration");
+        assertThat(m.at("/status").asText()).isEqualTo("completed");
+        assertThat(m.at("/downtime").asLong()).isLessThanOrEqualTo(300);
+        assertThat(m.at("/xbzrle-cache/pages").asLong()).isGreaterThan(10_000);
+        assertThat(m.at("/xbzrle-cache/cache-size").asLong()).isEqualTo(256L << 20);
+        assertThat(DemoCommand.sameContent(srcDump, dstDump)).isTrue();
+    }
+
+    @Test
+    void destinationWithoutXbzrleRefusesItWithTheReason() throws Exception {
+        try (FerryProcess dst = FerryProcess.start("incoming", "--listen", "127.0.0.1:0", "--no-xbzrle")) {
+            int port = dst.listeningPort();
+            try (FerryProcess src = FerryProcess.start("run", "--memory", "64M", "--workload", "memtest,end=32M",
+                    "--migrate-to", "127.0.0.1:" + port, "--migrate-after", "0s", "--xbzrle", "--run-for", "2s")) {
+                assertThat(src.exit(LONG)).isEqualTo(Main.MIGRATION_FAILED);
+                assertThat(src.output()).contains("refused the migration: the source asks for xbzrle, which this"
+                        + " destination does not support").contains("the guest keeps running here");
+            }
+            assertThat(dst.exit(LONG)).isEqualTo(Main.ERROR);
+            assertThat(dst.output()).contains("does not support").contains("no guest was started");
+        }
+    }
+
+    @Test
     void connectionCutMidStreamFailsBothSidesAndTheSourceGoesOn() throws Exception {
         Path srcStats = dir.resolve("src.json");
         try (FerryProcess dst = FerryProcess.start("incoming", "--listen", "127.0.0.1:0");

@@ -131,6 +131,24 @@ class PrecopyLoopTest {
     }
 
     @Test
+    void xbzrleSendsRePagesAsDeltasAndTheRamStillMatches() throws Exception {
+        MigrationParameters slow = new MigrationParameters().maxBandwidth(30_000_000).xbzrleCacheSize(32L << 20);
+        try (Run r = new Run("memtest,start=1M,end=12M").migrate(Policies.parse("xen,max-iterations=4"), slow,
+                StreamFormat.CAP_XBZRLE, loader(StreamFormat.KNOWN_CAPABILITIES))) {
+            assertThat(r.outcome.status()).as(r.outcome.message()).isEqualTo(Status.COMPLETED);
+            for (int b = 0; b < RAM.length; b++) {
+                assertThat(r.guest.ramBlocks().get(b).memory().mismatch(r.received.guest().ramBlocks().get(b)
+                        .memory())).isEqualTo(-1);
+            }
+            @SuppressWarnings("unchecked")
+            Map<String, Object> x = (Map<String, Object>) r.stats.toMap().get("xbzrle-cache");
+            assertThat((Long) x.get("pages")).isGreaterThan(1000);
+            assertThat((Long) x.get("bytes")).isLessThan((Long) x.get("pages") * 100);
+            assertThat(x.get("cache-size")).isEqualTo(32L << 20);
+        }
+    }
+
+    @Test
     void policyAbortLeavesTheSourceRunningAndStartsNothing() throws Exception {
         PrecopyPolicy abortAtRound2 = s -> s.iteration() >= 1 ? Decision.ABORT : Decision.CONTINUE_PRECOPY;
         try (Run r = new Run("memtest,start=1M,end=12M").migrate(abortAtRound2, new MigrationParameters(), 0,

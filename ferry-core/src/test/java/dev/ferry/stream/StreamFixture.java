@@ -48,11 +48,25 @@ public final class StreamFixture {
 
     /** The stream of a complete migration of {@code guest} (as a file target would receive it). */
     public static byte[] migrate(Guest guest) {
+        return migrate(guest, 0);
+    }
+
+    /** A memory-test guest that rewrites the first byte of 256 pages: re-sent pages make XBZRLE records. */
+    public static InProcessGuest memtestGuest() throws InterruptedException {
+        InProcessGuest g = InProcessGuest.create(new InProcessConfig(new long[] {2L << 20}, 1,
+                "memtest,start=0,end=1M", 42, 0));
+        g.resume();
+        Thread.sleep(20);
+        return g;
+    }
+
+    /** The stream of a migration that asked for {@code capabilities} (always at least three rounds). */
+    public static byte[] migrate(Guest guest, int capabilities) {
         ByteArrayOutputStream bytes = new ByteArrayOutputStream();
         try (StreamSink sink = new StreamSink(Channels.newChannel(bytes), null, "memory")) {
             MigrationStats stats = new MigrationStats(guest.ramSize(), 4096);
-            PrecopyLoop.Outcome o = new PrecopyLoop(guest, sink, new XenPolicy(), new MigrationParameters(), stats,
-                    null, 0, Duration.ofSeconds(5)).run();
+            PrecopyLoop.Outcome o = new PrecopyLoop(guest, sink, new XenPolicy(0, 3), new MigrationParameters(),
+                    stats, null, capabilities, Duration.ofSeconds(5)).run();
             if (!o.completed()) {
                 throw new AssertionError("fixture migration failed: " + o.message());
             }
