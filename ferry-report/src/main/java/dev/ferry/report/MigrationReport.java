@@ -80,15 +80,36 @@ public final class MigrationReport {
         Format format = Format.of(out);
         Stats s = Stats.of(stats);
         Path parent = out.toAbsolutePath().getParent();
-        Path tmp = Files.createTempFile(parent, "." + out.getFileName() + ".", ".tmp");
+        if (!Files.isDirectory(parent)) {
+            throw new IOException("cannot write " + out + ": no directory " + parent);
+        }
+        if (Files.isDirectory(out)) {
+            throw new IOException("cannot write " + out + ": it is a directory");
+        }
+        Path tmp;
+        try {
+            tmp = Files.createTempFile(parent, "." + out.getFileName() + ".", ".tmp");
+        } catch (IOException e) {
+            throw new IOException("cannot write " + out + ": " + reason(e), e);
+        }
         try {
             try (OutputStream o = Files.newOutputStream(tmp)) {
                 write(s, format, o);
             }
             Files.move(tmp, out, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
+        } catch (IOException e) {
+            throw new IOException("cannot write " + out + ": " + reason(e), e);
         } finally {
             Files.deleteIfExists(tmp);
         }
+    }
+
+    private static String reason(IOException e) {
+        return switch (e) {
+            case java.nio.file.AccessDeniedException a -> "permission denied";
+            case java.nio.file.FileSystemException f when f.getReason() != null -> f.getReason();
+            default -> String.valueOf(e.getMessage());
+        };
     }
 
     /** Writes the report in {@code format} to {@code out} (left open). */
