@@ -9,6 +9,7 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
+import java.nio.file.StandardOpenOption;
 import java.util.Locale;
 import java.util.Map;
 
@@ -86,14 +87,12 @@ public final class MigrationReport {
         if (Files.isDirectory(out)) {
             throw new IOException("cannot write " + out + ": it is a directory");
         }
-        Path tmp;
+        // Not Files.createTempFile: its file is private (0600); a report is as readable as any file made here.
+        Path tmp = parent.resolve("." + out.getFileName() + "." + ProcessHandle.current().pid() + "."
+                + Long.toHexString(System.nanoTime()) + ".tmp");
         try {
-            tmp = Files.createTempFile(parent, "." + out.getFileName() + ".", ".tmp");
-        } catch (IOException e) {
-            throw new IOException("cannot write " + out + ": " + reason(e), e);
-        }
-        try {
-            try (OutputStream o = Files.newOutputStream(tmp)) {
+            try (OutputStream o = Files.newOutputStream(tmp, StandardOpenOption.CREATE_NEW,
+                    StandardOpenOption.WRITE)) {
                 write(s, format, o);
             }
             Files.move(tmp, out, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);

@@ -23,6 +23,8 @@ import org.w3c.dom.Document;
  * <ul>
  * <li>{@code completed-forced.json}: a whole {@code --stats-json} file; 256 MiB memtest at 50 MiB/s, policy
  *     {@code downtime,timeout=8s,on-timeout=force}: 6 rounds, forced to completion, 2 s of downtime.
+ * <li>{@code converged.json}: a whole file; the same guest dirtying 10,000 pages/s ({@code --rate 10000}), policy
+ *     {@code downtime}: 9 rounds shrinking until the rest fits in 300 ms (the example in docs/reports.md).
  * <li>{@code aborted.json}: a whole file; the same guest with {@code on-timeout=abort} after 5 s: cancelled.
  * <li>{@code auto-converge-bare.json}: only the migration map; with {@code --auto-converge}: 12 rounds, vCPU throttle
  *     rising from 20 % to 60 %.

@@ -72,6 +72,23 @@ class MigrationReportTest {
         }
     }
 
+    @ParameterizedTest
+    @ValueSource(strings = {"completed-forced", "converged", "aborted", "auto-converge-bare", "failed-to-connect"})
+    void everyRecordedMigrationInEveryFormat(String name) throws Exception {
+        Map<String, Object> stats = Fixtures.migration(name);
+        int charts = Charts.of(Stats.of(stats)).size();
+        assertThat(charts).isEqualTo(name.equals("failed-to-connect") ? 0 : 5);
+
+        assertThat(embeddedSvgs(html(stats))).hasSize(charts);
+        BufferedImage png = ImageIO.read(new java.io.ByteArrayInputStream(render(stats, Format.PNG)));
+        Sheet sheet = new Sheet(Stats.of(stats));
+        assertThat(png.getWidth()).isEqualTo(sheet.width());
+        assertThat(png.getHeight()).isEqualTo(sheet.height());
+        Document svg = Fixtures.parseXml(render(stats, Format.SVG));
+        assertThat(svg.getDocumentElement().getAttribute("viewBox"))
+                .isEqualTo("0 0 " + sheet.width() + " " + sheet.height());
+    }
+
     @Test
     void pngHasTheHeaderAndEveryChartAtTheExpectedSize() throws Exception {
         Map<String, Object> stats = Fixtures.migration("completed-forced");
@@ -232,6 +249,11 @@ class MigrationReportTest {
         // Written whole under a temporary name, then moved: nothing else is left in the directory.
         try (var files = Files.list(dir)) {
             assertThat(files).containsExactly(out);
+        }
+        // As readable as any file made here (a private temporary file would leave it 0600).
+        if (Files.getFileStore(dir).supportsFileAttributeView("posix")) {
+            Path plain = Files.createFile(dir.resolve("plain"));
+            assertThat(Files.getPosixFilePermissions(out)).isEqualTo(Files.getPosixFilePermissions(plain));
         }
     }
 
