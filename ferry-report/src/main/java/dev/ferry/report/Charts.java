@@ -134,10 +134,10 @@ final class Charts {
         c.getStyler().setYAxisGroupTitleColor(0, BLUE).setYAxisGroupTitleColor(1, RED);
         double[] mibs = Arrays.stream(t.bandwidth()).map(b -> b / Fmt.MIB).toArray();
         paused(c, s, max(mibs));
-        line(c.addSeries("bandwidth (MiB/s)", t.seconds(), mibs), BLUE, 2f, 0);
+        line(series(c, "bandwidth (MiB/s)", t.seconds(), mibs), BLUE, 2f, 0);
         boolean anyEstimate = Arrays.stream(t.expectedDowntime()).anyMatch(v -> !Double.isNaN(v));
         if (anyEstimate) {
-            line(c.addSeries("expected downtime (ms)", t.seconds(), t.expectedDowntime()), RED, 2f, 1);
+            line(series(c, "expected downtime (ms)", t.seconds(), t.expectedDowntime()), RED, 2f, 1);
         }
         if (s.downtimeMillis >= 0) {
             double[] xs = {t.seconds()[0], t.seconds()[t.size() - 1]};
@@ -160,8 +160,8 @@ final class Charts {
         c.getStyler().setYAxisMin(0.0);
         long total = s.ram("total");
         paused(c, s, Math.max(total / Fmt.MIB, Math.max(max(t.transferred()), max(t.remaining())) / Fmt.MIB));
-        line(c.addSeries("transferred (MiB)", t.seconds(), scale(t.transferred(), 1 / Fmt.MIB)), BLUE, 2f, 0);
-        line(c.addSeries("remaining (MiB)", t.seconds(), scale(t.remaining(), 1 / Fmt.MIB)), ORANGE, 2f, 0);
+        line(series(c, "transferred (MiB)", t.seconds(), scale(t.transferred(), 1 / Fmt.MIB)), BLUE, 2f, 0);
+        line(series(c, "remaining (MiB)", t.seconds(), scale(t.remaining(), 1 / Fmt.MIB)), ORANGE, 2f, 0);
         if (total > 0) {
             double[] xs = {t.seconds()[0], t.seconds()[t.size() - 1]};
             double[] ys = {total / Fmt.MIB, total / Fmt.MIB};
@@ -182,7 +182,7 @@ final class Charts {
         c.getStyler().setYAxisMin(0, 0.0);
         c.getStyler().setYAxisGroupTitleColor(0, PURPLE);
         paused(c, s, max(t.dirtyPagesRate()));
-        line(c.addSeries("dirty pages / s", t.seconds(), t.dirtyPagesRate()), PURPLE, 2f, 0)
+        line(series(c, "dirty pages / s", t.seconds(), t.dirtyPagesRate()), PURPLE, 2f, 0)
                 .setXYSeriesRenderStyle(XYSeries.XYSeriesRenderStyle.Step);
         String caption = "Pages the guest dirtied per second, measured at each dirty-log sync (0 until the first"
                 + " sync, after the bulk round).";
@@ -191,7 +191,7 @@ final class Charts {
             c.getStyler().setYAxisGroupPosition(1, Styler.YAxisPosition.Right);
             c.getStyler().setYAxisMin(1, 0.0).setYAxisMax(1, 100.0);
             c.getStyler().setYAxisGroupTitleColor(1, GREEN);
-            line(c.addSeries("vCPU throttle (%)", t.seconds(), t.cpuThrottle()), GREEN, 2.5f, 1)
+            line(series(c, "vCPU throttle (%)", t.seconds(), t.cpuThrottle()), GREEN, 2.5f, 1)
                     .setXYSeriesRenderStyle(XYSeries.XYSeriesRenderStyle.Step);
             caption += " Auto-converge throttled the vCPUs by the percentage on the right axis.";
         }
@@ -209,6 +209,56 @@ final class Charts {
         c.getStyler().setXAxisMin(0.0);
         c.getStyler().setMarkerSize(0);
         return c;
+    }
+
+    /** At most this many buckets of samples per series: about one per pixel of plot. */
+    static final int BUCKETS = 600;
+
+    /** Adds a timeline series, thinned to at most {@link #BUCKETS} buckets (an hour has 36,000 samples). */
+    private static XYSeries series(XYChart c, String name, double[] x, double[] y) {
+        double[][] xy = decimate(x, y, BUCKETS);
+        return c.addSeries(name, xy[0], xy[1]);
+    }
+
+    /**
+     * Thins {@code (x, y)} to the lowest and the highest point of each of {@code buckets} equal runs of samples, in
+     * their order, so that peaks and dips survive. NaN (unknown) stays a gap. Short series are returned as they are.
+     */
+    static double[][] decimate(double[] x, double[] y, int buckets) {
+        int n = x.length;
+        if (n <= 2 * buckets) {
+            return new double[][] {x, y};
+        }
+        double[] xs = new double[3 * buckets];
+        double[] ys = new double[3 * buckets];
+        int k = 0;
+        for (int b = 0; b < buckets; b++) {
+            int from = (int) ((long) b * n / buckets);
+            int to = (int) ((long) (b + 1) * n / buckets);
+            int lo = -1;
+            int hi = -1;
+            int unknown = -1;
+            for (int i = from; i < to; i++) {
+                if (Double.isNaN(y[i])) {
+                    unknown = unknown < 0 ? i : unknown;
+                } else {
+                    lo = lo < 0 || y[i] < y[lo] ? i : lo;
+                    hi = hi < 0 || y[i] > y[hi] ? i : hi;
+                }
+            }
+            // The bucket's lowest, highest and first unknown sample, in their order.
+            int[] keep = {lo, hi, unknown};
+            Arrays.sort(keep);
+            int last = -1;
+            for (int i : keep) {
+                if (i >= 0 && i != last) {
+                    xs[k] = x[i];
+                    ys[k++] = y[i];
+                    last = i;
+                }
+            }
+        }
+        return new double[][] {Arrays.copyOf(xs, k), Arrays.copyOf(ys, k)};
     }
 
     private static XYSeries line(XYSeries series, Color color, float width, int axis) {

@@ -208,6 +208,63 @@ class MigrationReportTest {
     }
 
     @Test
+    void anHourLongMigrationStaysAReadableSize() throws Exception {
+        // 36,000 samples (the timeline's limit, an hour at one per 100 ms) and 40 rounds.
+        Map<String, Object> stats = new LinkedHashMap<>(Fixtures.migration("completed-forced"));
+        List<Object> timeline = new ArrayList<>();
+        java.util.Random random = new java.util.Random(1);
+        for (int i = 0; i < 36_000; i++) {
+            Map<String, Object> s = new LinkedHashMap<>();
+            s.put("t-ms", 20L + i * 100L);
+            s.put("transferred", i * 30_000_000L);
+            s.put("remaining", 8L << 30);
+            s.put("bandwidth", 300_000_000L + random.nextInt(10_000_000));
+            s.put("expected-downtime", i % 500 == 0 ? -1 : 2000 + random.nextInt(100));
+            s.put("dirty-pages-rate", 50_000 + random.nextInt(1000));
+            s.put("cpu-throttle-percentage", 0);
+            s.put("iteration", 1 + i / 900);
+            timeline.add(s);
+        }
+        List<Object> rounds = new ArrayList<>();
+        for (int i = 1; i <= 40; i++) {
+            rounds.add(Map.of("iteration", i, "phase", i == 1 ? "bulk" : i == 40 ? "stop-and-copy" : "precopy",
+                    "dirty-pages", 100_000 - i * 1000, "pages-sent", 100_000 - i * 1000, "zero-pages", 10,
+                    "bytes-sent", (100_000L - i * 1000) * 4096, "duration-ms", 89_999.5, "decision", "continue"));
+        }
+        stats.put("timeline", timeline);
+        stats.put("iterations", rounds);
+        stats.put("total-time", 3_600_000L);
+
+        assertThat(render(stats, Format.HTML).length).isLessThan(4_000_000);
+        assertThat(render(stats, Format.SVG).length).isLessThan(3_000_000);
+        assertThat(ImageIO.read(new java.io.ByteArrayInputStream(render(stats, Format.PNG)))).isNotNull();
+    }
+
+    @Test
+    void decimationKeepsPeaksDipsAndGaps() {
+        int n = 10_000;
+        double[] x = new double[n];
+        double[] y = new double[n];
+        for (int i = 0; i < n; i++) {
+            x[i] = i / 10.0;
+            y[i] = 100 + (i % 7);
+        }
+        y[4321] = 1_000; // a spike
+        y[8765] = -5; // a dip
+        y[1234] = Double.NaN; // an unknown estimate
+        double[][] xy = Charts.decimate(x, y, 600);
+        assertThat(xy[0].length).isEqualTo(xy[1].length).isLessThanOrEqualTo(3 * 600).isGreaterThan(600);
+        assertThat(xy[1]).contains(1_000.0, -5.0, 100.0, 106.0);
+        assertThat(java.util.Arrays.stream(xy[1]).filter(Double::isNaN).count()).isEqualTo(1);
+        for (int i = 1; i < xy[0].length; i++) {
+            assertThat(xy[0][i]).as("x in order").isGreaterThan(xy[0][i - 1]);
+        }
+        // Short series are drawn as they are.
+        double[][] small = Charts.decimate(new double[] {0, 1, 2}, new double[] {5, 6, 7}, 600);
+        assertThat(small[1]).containsExactly(5, 6, 7);
+    }
+
+    @Test
     void reportFromLiveStatisticsObjects() throws Exception {
         // The map as MigrationStats.toMap() makes it (ints, longs, doubles), not read back from JSON.
         MigrationStats stats = new MigrationStats(64L << 20, 4096);
