@@ -101,7 +101,8 @@ final class Sheet {
     /**
      * Makes VectorGraphics2D's SVG smaller and portable: no DOCTYPE naming a DTD on the web (a reader should never
      * need the network), coordinates to 1/100 pixel (it writes up to 17 digits, and XChart draws its labels as glyph
-     * outlines, so this halves the file), and a generic font family after the physical one it names.
+     * outlines, so this halves the file), a generic font family after the physical one it names, and the font size
+     * it leaves out when it is Java's default of 12 (a browser's is 16).
      */
     static String tidy(String svg) {
         String s = svg.replaceFirst("<!DOCTYPE[^>]*>\\s*", "");
@@ -110,6 +111,9 @@ final class Sheet {
         while (m.find()) {
             String value = LONG_DECIMAL.matcher(m.group(1)).replaceAll("$1");
             value = FONT_FAMILY.matcher(value).replaceAll("font-family:$1,sans-serif;");
+            if (value.contains("font-family:") && !value.contains("font-size:")) {
+                value += (value.endsWith(";") ? "" : ";") + "font-size:12px;"; // Java's default, left out
+            }
             m.appendReplacement(out, Matcher.quoteReplacement("=\"" + value + "\""));
         }
         m.appendTail(out);

@@ -124,6 +124,12 @@ class MigrationReportTest {
         assertThat(doc.getElementsByTagNameNS("*", "clipPath").getLength()).isEqualTo(5);
         String svg = new String(bytes, StandardCharsets.UTF_8);
         assertThat(svg).doesNotContain("<!DOCTYPE").doesNotContainPattern("\\d\\.\\d{3}");
+        // Every text says its size and falls back to a font every reader has.
+        NodeList nodes = doc.getElementsByTagNameNS("*", "text");
+        for (int i = 0; i < nodes.getLength(); i++) {
+            assertThat(((Element) nodes.item(i)).getAttribute("style")).contains("font-size:")
+                    .contains(",sans-serif;");
+        }
     }
 
     @Test
