@@ -11,6 +11,8 @@ need_pkgs=()
 command -v mvn >/dev/null || need_pkgs+=(maven)
 # redis-cli and redis-benchmark: the kv workload is tested against the real clients.
 command -v redis-benchmark >/dev/null || need_pkgs+=(redis-tools)
+# headless Chromium: the HTML migration report is rendered and screenshotted as a person would see it.
+[ -x /usr/bin/chromium ] || need_pkgs+=(chromium)
 if [ ${#need_pkgs[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
     echo "test: installing ${need_pkgs[*]}" >&2
