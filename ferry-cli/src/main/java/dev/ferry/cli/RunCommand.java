@@ -64,6 +64,10 @@ public final class RunCommand implements Callable<Integer> {
     @Option(names = "--stats-json", paramLabel = "FILE", description = "Write the statistics as JSON.")
     Path statsJson;
 
+    @Option(names = "--report", paramLabel = "FILE",
+            description = "Write a report of the migration with charts: FILE.html, .png or .svg.")
+    Path reportFile;
+
     @Option(names = "--dump-ram", paramLabel = "FILE",
             description = "Write the guest's RAM, as it was when the final copy was taken, to FILE.")
     Path dumpRam;
@@ -198,6 +202,14 @@ public final class RunCommand implements Callable<Integer> {
         report.put("exit-status", status);
         if (statsJson != null) {
             Json.write(statsJson, report);
+        }
+        if (reportFile != null) {
+            if (stats == null) {
+                err.println("ferry run: no migration ran, so there is no report to write to " + reportFile);
+            } else {
+                dev.ferry.report.MigrationReport.write(stats.toMap(), reportFile);
+                out.println("report written to " + reportFile);
+            }
         }
         guest.close();
         exitStatus = status;

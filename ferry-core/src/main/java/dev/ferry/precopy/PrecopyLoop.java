@@ -98,6 +98,10 @@ public final class PrecopyLoop {
     private final CRC32C crc = new CRC32C();
     // XBZRLE (when negotiated): the cache of pages as the destination has them, the codec, and scratch pages.
     private XbzrlePageCache cache;
+    /** Sampled fraction of the pages left that the cache holds, and the measured cost of a delta. */
+    private double cachedFraction;
+    private long deltaPages;
+    private long deltaBytes;
     private final XbzrleCodec codec = new XbzrleCodec();
     private final MemorySegment scratch = Arena.ofAuto().allocate(Pages.SIZE, Pages.SIZE);
     private final MemorySegment delta = Arena.ofAuto().allocate(Pages.SIZE, Pages.SIZE);
@@ -301,6 +305,7 @@ public final class PrecopyLoop {
                 dirty = (long) (dirtyRate * ((now - lastSyncNanos) * 1e-9));
             }
             peekedDirty = dirty;
+            sampleCachedFraction();
         }
         long pages = Math.min(totalPages, unsent + peekedDirty);
         return (long) Math.ceil(pages * wireBytesPerPage());
@@ -313,6 +318,14 @@ public final class PrecopyLoop {
      * the pages left.
      */
     private double wireBytesPerPage() {
+        double normal = Pages.SIZE + StreamFormat.RECORD_HEADER;
+        if (cache != null && iteration > 0) {
+            // With XBZRLE the cost depends on which pages are cached: a hit costs a delta, a miss a whole page. The
+            // fraction of the pages left that are cached is sampled (see sampleCachedFraction), the delta size
+            // measured on this migration's deltas.
+            double delta = deltaPages > 0 ? (double) deltaBytes / deltaPages : normal;
+            return cachedFraction * delta + (1 - cachedFraction) * normal;
+        }
         boolean current = iteration > 0 && roundPages >= MIN_PAGES_FOR_RATIO;
         double now = current ? (double) roundBytes / roundPages : 0;
         double last = lastRoundPages > 0 ? (double) lastRoundBytes / lastRoundPages : 0;
@@ -321,7 +334,37 @@ public final class PrecopyLoop {
             // must not make the rest of a round look cheap.
             return Math.max(now, last);
         }
-        return Pages.SIZE + StreamFormat.RECORD_HEADER;
+        return normal;
+    }
+
+    /** Pages the cached fraction is sampled from. */
+    private static final int CACHE_SAMPLES = 256;
+
+    /**
+     * Samples which of the pages still to send this round the XBZRLE cache holds: every k-th page of the round's
+     * bitmaps, at most {@link #CACHE_SAMPLES} lookups that do not count as hits or misses.
+     */
+    private void sampleCachedFraction() {
+        if (cache == null || unsent == 0) {
+            return;
+        }
+        long step = Math.max(1, unsent / CACHE_SAMPLES);
+        long seen = 0;
+        long sampled = 0;
+        long cached = 0;
+        for (int b = 0; b < round.length; b++) {
+            for (long p = round[b].nextSetBit(0); p >= 0; p = round[b].nextSetBit(p + 1)) {
+                if (seen++ % step == 0) {
+                    sampled++;
+                    if (cache.contains(b, p)) {
+                        cached++;
+                    }
+                }
+            }
+        }
+        if (sampled > 0) {
+            cachedFraction = (double) cached / sampled;
+        }
     }
 
     /** Sends up to one batch of the current round's pages, from one block. */
@@ -421,6 +464,8 @@ public final class PrecopyLoop {
                 MemorySegment.copy(delta, 0, batch.segment(), at, len);
                 digest.set(block, page, pageCrc());
                 stats.xbzrlePage("xbzrle", StreamFormat.RECORD_HEADER + 2L + len);
+                deltaPages++;
+                deltaBytes += StreamFormat.RECORD_HEADER + 2L + len;
                 return DELTA;
             }
             stats.xbzrlePage("overflow", 0);
