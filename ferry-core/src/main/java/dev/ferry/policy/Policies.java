@@ -28,7 +28,16 @@ public final class Policies {
             + "xen: dirty-threshold, max-iterations; downtime: limit; timeout: after, action; "
             + "any: timeout=DURATION, on-timeout=abort|force";
 
+    /** Policies other modules add by name (the control socket's {@code external}). */
+    private static final Map<String, java.util.function.Function<Options, PrecopyPolicy>> EXTENSIONS =
+            new java.util.concurrent.ConcurrentHashMap<>();
+
     private Policies() {
+    }
+
+    /** Makes {@code name} parse with {@code factory}, which must read (and check) all of its options. */
+    public static void register(String name, java.util.function.Function<Options, PrecopyPolicy> factory) {
+        EXTENSIONS.put(name, factory);
     }
 
     /** The default policy: stop and copy when the expected downtime fits the downtime limit. */
@@ -87,6 +96,10 @@ public final class Policies {
                 yield new TimeoutPolicy(after, action);
             }
             default -> {
+                var extension = EXTENSIONS.get(o.name());
+                if (extension != null) {
+                    yield extension.apply(o);
+                }
                 if (!o.name().contains(".")) {
                     throw new IllegalArgumentException("unknown policy '" + o.name() + "' (known: xen, downtime,"
                             + " timeout, or a fully qualified class name)");

@@ -68,6 +68,16 @@ public final class PrecopyLoop {
         boolean complete(Guest guest, PageSink sink) throws IOException;
     }
 
+    /**
+     * Holds the migration with the guest paused, before the final copy, until someone lets it continue (QEMU's
+     * pause-before-switchover capability and migrate-continue). Returning false cancels the migration: the guest
+     * resumes.
+     */
+    @FunctionalInterface
+    public interface PreSwitchover {
+        boolean proceed() throws InterruptedException;
+    }
+
     /** Observes a migration as it goes (progress displays, control-socket events). */
     public interface Listener {
         default void onIteration(IterationStats iteration) {
@@ -114,6 +124,8 @@ public final class PrecopyLoop {
     private final long startNanos = System.nanoTime();
 
     private Switchover switchover = Switchover.HANDOVER;
+    /** Called with the guest paused, before the final copy (the pause-before-switchover capability). */
+    private PreSwitchover preSwitchover;
     private boolean keepsRunning;
     private volatile String abortRequest;
     private volatile boolean switchoverRequest;
@@ -166,6 +178,12 @@ public final class PrecopyLoop {
         this.totalPages = total;
         this.digest = new PageDigest(pages);
         this.limiter = new RateLimiter(params::maxBandwidth);
+    }
+
+    /** Sets a gate that holds the switchover, the guest paused, until it proceeds. */
+    public PrecopyLoop preSwitchover(PreSwitchover gate) {
+        this.preSwitchover = gate;
+        return this;
     }
 
     /** Sets what happens after the verified completion (default: {@link Switchover#HANDOVER}). */
@@ -578,6 +596,23 @@ public final class PrecopyLoop {
         guest.pause();
         paused = true;
         try {
+            if (preSwitchover != null) {
+                setStatus(Status.PRE_SWITCHOVER);
+                boolean go;
+                try {
+                    go = preSwitchover.proceed() && abortRequest == null;
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                    go = false;
+                }
+                if (!go) {
+                    guest.resume();
+                    paused = false;
+                    return abort(abortRequest != null ? abortRequest : "cancelled before the switchover");
+                }
+                // The guest was paused while it waited: that counts in the downtime, as it does in QEMU.
+                setStatus(Status.DEVICE);
+            }
             if (roundPages > 0) {
                 endRound(iteration == 0 ? "bulk" : "precopy");
             }

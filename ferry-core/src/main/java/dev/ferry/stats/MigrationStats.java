@@ -18,6 +18,7 @@ public final class MigrationStats {
     public enum Status {
         SETUP("setup"),
         ACTIVE("active"),
+        PRE_SWITCHOVER("pre-switchover"),
         DEVICE("device"),
         COMPLETED("completed"),
         FAILED("failed"),
