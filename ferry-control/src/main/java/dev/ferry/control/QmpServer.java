@@ -82,6 +82,17 @@ public final class QmpServer implements AutoCloseable {
         return this;
     }
 
+    /** Clients connected that finished capability negotiation (they receive events). */
+    public int negotiatedClients() {
+        int n = 0;
+        for (Client c : clients) {
+            if (c.negotiated) {
+                n++;
+            }
+        }
+        return n;
+    }
+
     public Set<String> commands() {
         return handlers.keySet();
     }
