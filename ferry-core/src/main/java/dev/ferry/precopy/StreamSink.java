@@ -178,7 +178,9 @@ public final class StreamSink implements PageSink {
             return new IOException("lost connection to " + peer + ": " + e.getMessage());
         }
         String m = e.getMessage();
-        return new IOException("lost connection to " + peer + (m == null ? "" : ": " + m));
+        // A target without a return path is a file: it is not "lost", it refused a write.
+        return new IOException((returnPath == null ? "cannot write to " : "lost connection to ") + peer
+                + (m == null ? "" : ": " + m));
     }
 
     private synchronized void fail(IOException e) {

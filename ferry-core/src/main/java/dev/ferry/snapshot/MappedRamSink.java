@@ -1,0 +1,406 @@
+/*
+ * Copyright 2026 The Ferry Authors. Licensed under the Apache License, Version 2.0.
+ */
+package dev.ferry.snapshot;
+
+import dev.ferry.memory.Bitmap;
+import dev.ferry.memory.Pages;
+import dev.ferry.precopy.PageSink;
+import dev.ferry.stream.PageBatch;
+import dev.ferry.stream.PageKind;
+import dev.ferry.stream.Records;
+import dev.ferry.stream.StreamFormat;
+import java.io.IOException;
+import java.lang.foreign.MemorySegment;
+import java.nio.ByteBuffer;
+import java.nio.channels.FileChannel;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.concurrent.ArrayBlockingQueue;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
+import java.util.zip.CRC32C;
+
+/**
+ * Saves a guest to a mapped-ram file ({@link MappedRamFormat}): each NORMAL page is written at its slot with a
+ * positional write and its bit set; a ZERO page is never written and its bit is cleared (a page re-dirtied to zero
+ * clears it); a page sent again in a later round overwrites its slot. The file therefore never grows beyond the
+ * guest's RAM plus metadata, however long a live save runs, and the holes of zero pages take no disk space.
+ *
+ * <p>A background writer takes the loop's batches, coalesces contiguous slots (across batches, up to
+ * {@link #STAGING_BYTES}) into one aligned buffer and writes them with one {@code pwrite}, so scanning overlaps
+ * writing and large writes reach the disk. With {@code directIo} the page area is written with {@code O_DIRECT}:
+ * the buffer is aligned to the file system's block size and every slot offset is a multiple of 4096 inside page
+ * areas aligned to 1 MiB.
+ *
+ * <p>The file is written as {@code FILE.partial} and becomes {@code FILE} only at {@link #complete}: bitmaps and
+ * execution state written, fsync, footer written last, fsync, atomic rename, fsync of the directory
+ * ({@link SaveTarget}). Refusals (a target that cannot seek, xbzrle or any other capability, a file system without
+ * O_DIRECT) happen before any byte is written.
+ */
+public final class MappedRamSink implements PageSink {
+    /** Largest single write: contiguous slots are gathered up to this many bytes. */
+    static final int STAGING_BYTES = 8 << 20;
+    private static final int BATCHES = 4;
+    private static final Object SYNC = new Object();
+
+    private final SaveTarget target;
+    private final boolean directIo;
+    private final ArrayBlockingQueue<PageBatch> free = new ArrayBlockingQueue<>(BATCHES);
+    private final ArrayBlockingQueue<Object> queue = new ArrayBlockingQueue<>(BATCHES + 4);
+    private MappedRamLayout layout;
+    private Bitmap[] present;
+    private FileChannel channel;
+    private FileChannel pageChannel;
+    private ByteBuffer staging;
+    private MemorySegment stagingSegment;
+    private long pendingStart;
+    private int pendingLength;
+    private byte[] executionState;
+    private Thread writer;
+    private volatile IOException failure;
+    private volatile long bytesWritten;
+    private volatile boolean closing;
+    private boolean committed;
+
+    /**
+     * @param file where the snapshot goes; checked now: a target that cannot seek is refused
+     * @param directIo write the page area with O_DIRECT
+     */
+    public MappedRamSink(Path file, boolean directIo) throws IOException {
+        this.target = SaveTarget.of(file, true);
+        this.directIo = directIo;
+        for (int i = 0; i < BATCHES; i++) {
+            free.add(new PageBatch());
+        }
+    }
+
+    /** The file the snapshot is written to until it is complete. */
+    public Path partialFile() {
+        return target.partial();
+    }
+
+    public Path file() {
+        return target.target();
+    }
+
+    @Override
+    public int open(Records.Setup setup, int capabilities) throws IOException {
+        if ((capabilities & StreamFormat.CAP_XBZRLE) != 0) {
+            throw new SaveTarget.RefusedException("mapped-ram cannot be combined with xbzrle: every page is stored"
+                    + " whole in its slot, there is no previous copy to encode a delta against");
+        }
+        if (capabilities != 0) {
+            throw new SaveTarget.RefusedException("mapped-ram cannot be combined with capabilities 0x"
+                    + Integer.toHexString(capabilities) + " (mapped-ram stores whole pages only: no compression,"
+                    + " multifd or postcopy)");
+        }
+        try {
+            layout = MappedRamLayout.of(setup);
+        } catch (IllegalArgumentException e) {
+            throw new SaveTarget.RefusedException(e.getMessage());
+        }
+        target.checkUnchanged();
+        channel = target.openForWriting();
+        try {
+            int align = Pages.SIZE;
+            if (directIo) {
+                pageChannel = target.openDirect();
+                align = SaveTarget.directAlignment(target.partial().getParent());
+            } else {
+                pageChannel = channel;
+            }
+            staging = ByteBuffer.allocateDirect(STAGING_BYTES + align).alignedSlice(align);
+            stagingSegment = MemorySegment.ofBuffer(staging);
+            present = new Bitmap[layout.blocks().size()];
+            for (MappedRamLayout.Block b : layout.blocks()) {
+                present[b.index()] = new Bitmap(b.pages());
+            }
+            // The prologue (header, block table, descriptor) first, so that a partial file says what it is.
+            ByteBuffer prologue = layout.metadata(null).limit(layout.prologueLength());
+            writeFully(channel, prologue, 0);
+        } catch (IOException | RuntimeException e) {
+            closeChannels();
+            target.discard();
+            throw e;
+        }
+        writer = Thread.ofPlatform().daemon().name("mapped-ram-writer").start(this::writeLoop);
+        return 0;
+    }
+
+    private void writeLoop() {
+        try {
+            while (true) {
+                Object item = queue.poll(50, TimeUnit.MILLISECONDS);
+                if (item == null) {
+                    if (closing) {
+                        return;
+                    }
+                    flushPending();
+                    continue;
+                }
+                switch (item) {
+                    case PageBatch b -> {
+                        apply(b);
+                        free.put(b);
+                    }
+                    case CountDownLatch flushed -> {
+                        flushPending();
+                        flushed.countDown();
+                    }
+                    default -> {
+                        // SYNC: make the round durable now, so that completion has little left to flush
+                        flushPending();
+                        channel.force(false);
+                    }
+                }
+            }
+        } catch (IOException e) {
+            fail(e);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        } catch (RuntimeException e) {
+            fail(new IOException("mapped-ram writer failed: " + e, e));
+        }
+    }
+
+    /** Records the batch's pages: slots to write (gathered in the staging buffer), bits to set and clear. */
+    private void apply(PageBatch b) throws IOException {
+        MappedRamLayout.Block block = layout.blocks().get(b.block());
+        Bitmap bits = present[b.block()];
+        MemorySegment data = b.segment();
+        int n = b.count();
+        for (int i = 0; i < n; i++) {
+            long page = b.page(i);
+            PageKind kind = b.kind(i);
+            if (kind == PageKind.ZERO) {
+                bits.clear(page);
+                continue;
+            }
+            if (kind != PageKind.NORMAL) {
+                throw new IllegalStateException("mapped-ram got a " + kind + " page record");
+            }
+            bits.set(page);
+            long at = block.slot(page);
+            if (pendingLength > 0 && (at != pendingStart + pendingLength || pendingLength == STAGING_BYTES)) {
+                flushPending();
+            }
+            if (pendingLength == 0) {
+                pendingStart = at;
+            }
+            MemorySegment.copy(data, b.dataOffset(i), stagingSegment, pendingLength, Pages.SIZE);
+            pendingLength += Pages.SIZE;
+        }
+    }
+
+    private void flushPending() throws IOException {
+        if (pendingLength == 0) {
+            return;
+        }
+        staging.clear().limit(pendingLength);
+        writeFully(pageChannel, staging, pendingStart);
+        pendingLength = 0;
+    }
+
+    private void writeFully(FileChannel ch, ByteBuffer b, long position) throws IOException {
+        long at = position;
+        try {
+            while (b.hasRemaining()) {
+                at += ch.write(b, at);
+            }
+        } catch (IOException e) {
+            String m = e.getMessage() != null ? e.getMessage() : e.toString();
+            throw new IOException("cannot write " + target.partial() + " at byte " + at + ": " + m, e);
+        }
+        bytesWritten += at - position;
+    }
+
+    private synchronized void fail(IOException e) {
+        if (failure == null) {
+            failure = e;
+        }
+    }
+
+    private void check() throws IOException {
+        IOException f = failure;
+        if (f != null) {
+            throw f;
+        }
+    }
+
+    private void enqueue(Object item) throws IOException {
+        try {
+            while (!queue.offer(item, 100, TimeUnit.MILLISECONDS)) {
+                check();
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IOException("interrupted");
+        }
+    }
+
+    @Override
+    public PageBatch takeBatch() throws IOException {
+        try {
+            while (true) {
+                check();
+                PageBatch b = free.poll(100, TimeUnit.MILLISECONDS);
+                if (b != null) {
+                    return b;
+                }
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IOException("interrupted");
+        }
+    }
+
+    /** Queues the batch for the writer; returns the bytes it will write (zero pages cost nothing). */
+    @Override
+    public long submit(PageBatch batch) throws IOException {
+        check();
+        long bytes = (long) batch.normalPages() * Pages.SIZE;
+        enqueue(batch);
+        return bytes;
+    }
+
+    /** Asks the writer to make the round durable in the background (an fdatasync); costs no bytes. */
+    @Override
+    public long endOfRound(int iteration, long pages) throws IOException {
+        check();
+        enqueue(SYNC);
+        return 0;
+    }
+
+    @Override
+    public long executionState(byte[] state) throws IOException {
+        if (state.length > MappedRamFormat.MAX_EXEC_STATE) {
+            throw new IOException("execution state of " + state.length + " bytes exceeds the mapped-ram limit of "
+                    + MappedRamFormat.MAX_EXEC_STATE);
+        }
+        executionState = state.clone();
+        return state.length;
+    }
+
+    /** Waits until every queued batch is in the file. */
+    private void flush() throws IOException {
+        CountDownLatch done = new CountDownLatch(1);
+        enqueue(done);
+        try {
+            while (!done.await(100, TimeUnit.MILLISECONDS)) {
+                check();
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IOException("interrupted");
+        }
+        check();
+    }
+
+    /**
+     * Completes the file: every page written, bitmaps and execution state written, fsync, the footer (with the
+     * metadata CRC and the RAM digest) written last, fsync, renamed over the target, directory fsynced. No return
+     * path: the timeout is not used.
+     */
+    @Override
+    public void complete(long pageRecords, int ramDigest, Duration timeout) throws IOException {
+        if (executionState == null) {
+            throw new IOException("mapped-ram save completed without execution state");
+        }
+        flush();
+        stopWriter(false);
+        ByteBuffer metadata = layout.metadata(present);
+        writeFully(channel, metadata.duplicate().clear(), 0);
+        long execOffset = layout.pageAreasEnd();
+        writeFully(channel, ByteBuffer.wrap(executionState), execOffset);
+        channel.force(true);
+        CRC32C crc = new CRC32C();
+        crc.update(metadata.duplicate().clear());
+        crc.update(executionState);
+        long presentPages = 0;
+        for (Bitmap b : present) {
+            presentPages += b.cardinality();
+        }
+        ByteBuffer footer = MappedRamFormat.encodeFooter(execOffset, executionState.length, ramDigest, presentPages,
+                System.currentTimeMillis(), (int) crc.getValue());
+        writeFully(channel, footer, execOffset + executionState.length);
+        if (pageChannel != channel) {
+            pageChannel.close();
+        }
+        target.commit(channel);
+        committed = true;
+        closeChannels();
+    }
+
+    /** A file has no one to hand the guest to: nothing to do. */
+    @Override
+    public void handover() {
+    }
+
+    /** Abandons the save: the partial file is deleted; a snapshot already at the target is left as it was. */
+    @Override
+    public void abort(String reason) {
+        stopWriter(true);
+        closeChannels();
+        if (!committed) {
+            target.discard();
+        }
+    }
+
+    @Override
+    public long bytesWritten() {
+        return bytesWritten;
+    }
+
+    /** Pages whose slot holds data, per block (after {@link #complete}, what the file's bitmaps say). */
+    public long pagesPresent() {
+        long n = 0;
+        if (present != null) {
+            for (Bitmap b : present) {
+                n += b.cardinality();
+            }
+        }
+        return n;
+    }
+
+    /**
+     * Stops the writer thread. Without {@code interrupt} it finishes what it is doing (an interrupt would close the
+     * channel under a write in progress); with it, a write in progress is abandoned.
+     */
+    private void stopWriter(boolean interrupt) {
+        closing = true;
+        Thread w = writer;
+        if (w != null) {
+            if (interrupt) {
+                w.interrupt();
+            }
+            try {
+                w.join(10_000);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+            writer = null;
+        }
+    }
+
+    private void closeChannels() {
+        for (FileChannel c : new FileChannel[] {pageChannel, channel}) {
+            if (c != null) {
+                try {
+                    c.close();
+                } catch (IOException ignored) {
+                    // closing after a failure
+                }
+            }
+        }
+    }
+
+    @Override
+    public void close() {
+        stopWriter(true);
+        closeChannels();
+        if (!committed && channel != null) {
+            target.discard();
+        }
+    }
+}
