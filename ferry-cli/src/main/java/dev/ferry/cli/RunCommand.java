@@ -6,8 +6,13 @@ package dev.ferry.cli;
 import dev.ferry.guest.RamDump;
 import dev.ferry.guest.inprocess.InProcessGuest;
 import dev.ferry.precopy.MigrationParameters;
+import dev.ferry.precopy.PageSink;
 import dev.ferry.precopy.PrecopyLoop;
 import dev.ferry.precopy.StreamSink;
+import dev.ferry.snapshot.FileSpace;
+import dev.ferry.snapshot.MappedRamSink;
+import dev.ferry.snapshot.SaveTarget;
+import dev.ferry.snapshot.StreamFileSink;
 import dev.ferry.policy.PrecopyPolicy;
 import dev.ferry.stats.MigrationStats;
 import dev.ferry.stats.MigrationStats.Status;
@@ -30,9 +35,11 @@ import picocli.CommandLine.Option;
 
 /** {@code ferry run}: runs a guest and, if asked, migrates it live. */
 @Command(name = "run", mixinStandardHelpOptions = true,
-        description = {"Run an in-process guest and, with --migrate-to, migrate it live to a destination.",
-                "Exit status: 0 migrated (or ran for --run-for); 3 the migration failed and 4 it was aborted, the"
-                        + " guest having kept running here."})
+        description = {"Run an in-process guest and, with --migrate-to, migrate it live to a destination, or with"
+                + " --save-to, save it live to a file.",
+                "Exit status: 0 migrated or saved (or ran for --run-for); 1 error (the save target was refused, no"
+                        + " guest started); 3 the migration or save failed and 4 it was aborted, the guest having kept"
+                        + " running here."})
 public final class RunCommand implements Callable<Integer> {
     static final Duration CONNECT_TIMEOUT = Duration.ofSeconds(10);
     static final Duration PEER_TIMEOUT = Duration.ofSeconds(30);
@@ -49,8 +56,24 @@ public final class RunCommand implements Callable<Integer> {
     HostPort migrateTo;
 
     @Option(names = "--migrate-after", paramLabel = "DURATION", converter = Converters.Time.class,
-            defaultValue = "1s", description = "Let the guest run this long before migrating (default ${DEFAULT-VALUE}).")
+            defaultValue = "1s", description = "Let the guest run this long before migrating or saving (default"
+                    + " ${DEFAULT-VALUE}).")
     Duration migrateAfter;
+
+    @Option(names = "--save-to", paramLabel = "FILE",
+            description = "Save the guest live to FILE, under the same policy and parameters as a migration; the"
+                    + " guest stops when the file is complete. Written as FILE.partial and renamed into place.")
+    Path saveTo;
+
+    @Option(names = "--mapped-ram", description = "With --save-to: every page at a fixed offset, so the file never"
+            + " grows beyond RAM plus metadata and zero pages take no space (default: the sequential stream).")
+    boolean mappedRam;
+
+    @Option(names = "--direct-io", description = "With --save-to --mapped-ram: write the page area with O_DIRECT.")
+    boolean directIo;
+
+    @picocli.CommandLine.Spec
+    picocli.CommandLine.Model.CommandSpec spec;
 
     @Option(names = "--run-for", paramLabel = "DURATION", converter = Converters.Time.class,
             description = "Stop after this long (counted from the start). Without it a guest that did not migrate"
@@ -70,20 +93,23 @@ public final class RunCommand implements Callable<Integer> {
     private final CountDownLatch finished = new CountDownLatch(1);
     private volatile PrecopyLoop running;
     private volatile int exitStatus = Main.ERROR;
+    private long guestRam;
 
     @Override
     public Integer call() throws Exception {
         long start = System.nanoTime();
         PrecopyPolicy policy = migrationOptions.policy();
         MigrationParameters params = migrationOptions.parameters();
+        checkSaveOptions();
         InProcessGuest guest = InProcessGuest.create(guestOptions.config());
+        guestRam = guest.ramSize();
         Map<String, Object> report = new LinkedHashMap<>();
         report.put("guest", guest.descriptor().properties());
         Runtime.getRuntime().addShutdownHook(Thread.ofPlatform().unstarted(this::onSignal));
         guest.resume();
         out.printf("guest running: %s of RAM, workload %s on %d vCPU(s)%n", Units.bytes(guest.ramSize()),
                 guestOptions.workload, guestOptions.vcpus);
-        if (migrateTo == null) {
+        if (migrateTo == null && saveTo == null) {
             waitUntil(start, runFor);
             return finish(guest, report, null, Main.OK);
         }
@@ -93,18 +119,24 @@ public final class RunCommand implements Callable<Integer> {
             return finish(guest, report, null, Main.OK);
         }
         MigrationStats stats = new MigrationStats(guest.ramSize(), dev.ferry.memory.Pages.SIZE);
-        PrecopyLoop.Outcome outcome = migrate(guest, migrateTo, policy, params, stats, out, loop -> running = loop);
+        PrecopyLoop.Outcome outcome = saveTo != null
+                ? save(guest, saveTo, mappedRam, directIo, policy, params, stats, out, loop -> running = loop)
+                : migrate(guest, migrateTo, policy, params, stats, out, loop -> running = loop);
         running = null;
         report.put("migration", stats.toMap());
         report.put("workload-at-switchover", guest.counters());
+        String what = saveTo != null ? "save" : "migration";
         if (outcome.completed()) {
             if (dumpRam != null) {
                 RamDump.write(guest, dumpRam);
             }
-            printSummary(stats);
+            printSummary(stats, what);
+            if (saveTo != null) {
+                report.put("save", describeSave());
+            }
             return finish(guest, report, stats, Main.OK);
         }
-        err.println("ferry run: migration " + (outcome.status() == Status.CANCELLED ? "aborted" : "failed") + ": "
+        err.println("ferry run: " + what + " " + (outcome.status() == Status.CANCELLED ? "aborted" : "failed") + ": "
                 + outcome.message());
         err.println("ferry run: the guest keeps running here");
         if (dumpRam != null) {
@@ -115,6 +147,69 @@ public final class RunCommand implements Callable<Integer> {
         int status = outcome.status() == Status.CANCELLED ? Main.MIGRATION_ABORTED : Main.MIGRATION_FAILED;
         waitUntil(start, runFor);
         return finish(guest, report, stats, status);
+    }
+
+    /**
+     * Refuses, before any guest starts, option combinations that cannot work and save targets that cannot take the
+     * save (a FIFO or a device for mapped-ram, a file system without O_DIRECT for --direct-io).
+     */
+    private void checkSaveOptions() throws java.io.IOException {
+        if (saveTo != null && migrateTo != null) {
+            throw new picocli.CommandLine.ParameterException(spec.commandLine(),
+                    "--save-to and --migrate-to exclude each other");
+        }
+        if ((mappedRam || directIo) && saveTo == null) {
+            throw new picocli.CommandLine.ParameterException(spec.commandLine(),
+                    (mappedRam ? "--mapped-ram" : "--direct-io") + " needs --save-to FILE");
+        }
+        if (directIo && !mappedRam) {
+            throw new picocli.CommandLine.ParameterException(spec.commandLine(),
+                    "--direct-io needs --mapped-ram (O_DIRECT writes need the aligned page slots of mapped-ram)");
+        }
+        if (saveTo != null) {
+            SaveTarget target = SaveTarget.of(saveTo, mappedRam);
+            if (directIo) {
+                target.probeDirect();
+            }
+        }
+    }
+
+    /** Saves {@code guest} live to {@code file}; never throws: the outcome says how it ended. */
+    static PrecopyLoop.Outcome save(InProcessGuest guest, Path file, boolean mappedRam, boolean directIo,
+            PrecopyPolicy policy, MigrationParameters params, MigrationStats stats, PrintStream out,
+            java.util.function.Consumer<PrecopyLoop> started) {
+        out.println("saving to " + file + " (" + (mappedRam ? "mapped-ram" + (directIo ? ", O_DIRECT" : "")
+                : "sequential stream") + ") with policy " + policy.describe() + ", downtime-limit "
+                + params.downtimeLimitMillis() + " ms, max-bandwidth "
+                + (params.maxBandwidth() == 0 ? "unlimited" : params.maxBandwidth() + " B/s"));
+        PageSink sink;
+        try {
+            sink = mappedRam ? new MappedRamSink(file, directIo) : new StreamFileSink(file);
+        } catch (java.io.IOException e) {
+            stats.error(e.getMessage());
+            stats.status(Status.FAILED);
+            return new PrecopyLoop.Outcome(Status.FAILED, e.getMessage());
+        }
+        try (sink; Progress progress = new Progress(stats, out)) {
+            PrecopyLoop loop = new PrecopyLoop(guest, sink, policy, params, stats, progress, 0, COMPLETION_TIMEOUT);
+            started.accept(loop);
+            return loop.run();
+        }
+    }
+
+    private Map<String, Object> describeSave() throws java.io.IOException {
+        Map<String, Object> m = new LinkedHashMap<>();
+        m.put("file", saveTo.toString());
+        m.put("format", mappedRam ? "mapped-ram" : "stream");
+        m.put("direct-io", directIo);
+        if (java.nio.file.Files.isRegularFile(saveTo)) {
+            m.put("file-size", java.nio.file.Files.size(saveTo));
+            long allocated = FileSpace.allocated(saveTo);
+            if (allocated >= 0) {
+                m.put("allocated-bytes", allocated);
+            }
+        }
+        return m;
     }
 
     /** Migrates {@code guest} to {@code target}; never throws: the outcome says how it ended. */
@@ -141,14 +236,21 @@ public final class RunCommand implements Callable<Integer> {
         }
     }
 
-    private void printSummary(MigrationStats stats) {
+    private void printSummary(MigrationStats stats, String what) throws java.io.IOException {
         var m = stats.toMap();
         @SuppressWarnings("unchecked")
         var ram = (Map<String, Object>) m.get("ram");
-        out.printf("migration completed in %d ms: downtime %.1f ms, %d rounds, %s sent (%s pages normal, %s zero),"
-                        + " %s Mbit/s%n", stats.totalTimeMillis(), stats.downtimeMillisPrecise(),
-                stats.iterations().size(), Units.bytes(stats.transferred()), ram.get("normal"), ram.get("duplicate"),
-                ram.get("mbps"));
+        out.printf("%s completed in %d ms: downtime %.1f ms, %d rounds, %s %s (%s pages normal, %s zero),"
+                        + " %s Mbit/s%n", what, stats.totalTimeMillis(), stats.downtimeMillisPrecise(),
+                stats.iterations().size(), Units.bytes(stats.transferred()), saveTo != null ? "written" : "sent",
+                ram.get("normal"), ram.get("duplicate"), ram.get("mbps"));
+        if (saveTo != null && java.nio.file.Files.isRegularFile(saveTo)) {
+            long size = java.nio.file.Files.size(saveTo);
+            long allocated = FileSpace.allocated(saveTo);
+            out.printf("saved %s (%s): file size %d bytes (%s), %s on disk; guest RAM %d bytes (%s)%n", saveTo,
+                    mappedRam ? "mapped-ram" : "stream", size, Units.bytes(size),
+                    allocated < 0 ? "unknown" : Units.bytes(allocated), guestRam, Units.bytes(guestRam));
+        }
     }
 
     private int finish(InProcessGuest guest, Map<String, Object> report, MigrationStats stats, int status)

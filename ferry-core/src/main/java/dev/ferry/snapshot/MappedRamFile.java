@@ -199,10 +199,14 @@ public final class MappedRamFile {
 
     private void parseFooter(FileChannel ch) throws IOException {
         long footerAt = fileSize - MappedRamFormat.FOOTER_SIZE;
-        if (fileSize < pageAreasEnd + MappedRamFormat.FOOTER_SIZE) {
+        if (fileSize < pageAreasEnd) {
             throw error(Problem.INCOMPLETE, fileSize, "incomplete: the file ends at byte " + fileSize
                     + ", before the end of its page areas (byte " + pageAreasEnd + "), and has no footer: the save"
                     + " did not finish");
+        }
+        if (fileSize < pageAreasEnd + MappedRamFormat.FOOTER_SIZE) {
+            throw error(Problem.INCOMPLETE, fileSize, "incomplete: no footer after the page areas (the file ends at"
+                    + " byte " + fileSize + "): the save did not finish, or the file was cut short");
         }
         ByteBuffer f = readAt(ch, footerAt, MappedRamFormat.FOOTER_SIZE, "the footer");
         byte[] magic = new byte[8];

@@ -156,7 +156,12 @@ public final class SaveTarget {
         FileChannel ch = FileChannel.open(partial, StandardOpenOption.CREATE, StandardOpenOption.READ,
                 StandardOpenOption.WRITE);
         try {
-            FileLock lock = ch.tryLock();
+            FileLock lock;
+            try {
+                lock = ch.tryLock();
+            } catch (java.nio.channels.OverlappingFileLockException e) {
+                lock = null; // this process is already saving to it
+            }
             if (lock == null) {
                 throw new RefusedException("another save to " + target + " is in progress (" + partial
                         + " is locked)");

@@ -83,6 +83,38 @@ public final class Snapshots {
     }
 
     /**
+     * The guest RAM a snapshot holds, in bytes, read from its metadata (a mapped-ram header and block table, or a
+     * stream's SETUP record) without loading it: what a restore will map. The file is not otherwise checked here.
+     */
+    public static long ramSize(Path file) throws IOException {
+        Format format = detect(file);
+        try (FileChannel ch = FileChannel.open(file, StandardOpenOption.READ)) {
+            if (format == Format.MAPPED_RAM) {
+                long n = 0;
+                for (MappedRamFile.Block b : MappedRamFile.read(ch, "snapshot " + file, false).blocks()) {
+                    n += b.length();
+                }
+                return n;
+            }
+            FrameReader in = new FrameReader(ch, "snapshot file " + file);
+            in.readHeader();
+            for (int i = 0; i < 2; i++) {
+                dev.ferry.stream.FrameType t = in.next();
+                if (t == dev.ferry.stream.FrameType.SETUP) {
+                    long n = 0;
+                    for (dev.ferry.stream.Records.BlockInfo b : dev.ferry.stream.Records.Setup.read(in.payload())
+                            .blocks()) {
+                        n += b.length();
+                    }
+                    return n;
+                }
+            }
+            throw new StreamFormatException(StreamFormatException.Problem.UNEXPECTED_FRAME, in.offset(), "snapshot"
+                    + " file " + file + ": no SETUP record after the stream header");
+        }
+    }
+
+    /**
      * Restores the snapshot in {@code file}, of either format. Returns a paused guest whose RAM and execution state
      * have been verified, ready to resume; or throws, with nothing started.
      *

@@ -60,7 +60,7 @@ public final class SnapshotFixture {
         long metadataLength = b.getLong(MappedRamFormat.HEADER_METADATA_LENGTH);
         long execOffset = b.getLong(footer + MappedRamFormat.FOOTER_EXEC_OFFSET);
         long execLength = Integer.toUnsignedLong(b.getInt(footer + MappedRamFormat.FOOTER_EXEC_LENGTH));
-        if (metadataLength <= footer && execOffset >= 0 && execOffset + execLength <= footer) {
+        if (metadataLength >= 0 && metadataLength <= footer && execOffset >= 0 && execOffset + execLength <= footer) {
             CRC32C crc = new CRC32C();
             crc.update(b.duplicate().position(0).limit((int) metadataLength));
             crc.update(b.duplicate().limit((int) (execOffset + execLength)).position((int) execOffset));
