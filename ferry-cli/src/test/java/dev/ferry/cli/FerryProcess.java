@@ -20,8 +20,9 @@ final class FerryProcess implements AutoCloseable {
     private final List<String> lines = new ArrayList<>();
     private final Thread pump;
 
-    private FerryProcess(List<String> args) throws IOException {
-        List<String> cmd = new ArrayList<>(List.of(ProcessHandle.current().info().command().orElseThrow(),
+    private FerryProcess(List<String> wrapper, List<String> args) throws IOException {
+        List<String> cmd = new ArrayList<>(wrapper);
+        cmd.addAll(List.of(ProcessHandle.current().info().command().orElseThrow(),
                 "--enable-native-access=ALL-UNNAMED", "-Xmx512m", "-cp", System.getProperty("java.class.path"),
                 Main.class.getName()));
         cmd.addAll(args);
@@ -43,7 +44,27 @@ final class FerryProcess implements AutoCloseable {
     }
 
     static FerryProcess start(String... args) throws IOException {
-        return new FerryProcess(List.of(args));
+        return new FerryProcess(List.of(), List.of(args));
+    }
+
+    /**
+     * Starts the command through a shell snippet that ends by running it, e.g. {@code ulimit -f 1024} or a private
+     * mount: {@code sh -c 'SNIPPET && exec "$@"' sh java ...}. The process is the JVM itself (exec).
+     */
+    static FerryProcess startVia(String snippet, String... args) throws IOException {
+        return new FerryProcess(List.of("sh", "-c", snippet + " && exec \"$@\"", "sh"), List.of(args));
+    }
+
+    /** Starts the command as the last arguments of {@code wrapper} (e.g. {@code unshare -m sh -c ... sh}). */
+    static FerryProcess startWrapped(List<String> wrapper, String... args) throws IOException {
+        return new FerryProcess(wrapper, List.of(args));
+    }
+
+    /** SIGKILL, as a crash or {@code kill -9} would, and waits for the process to be gone. */
+    void kill() throws InterruptedException {
+        process.destroyForcibly();
+        process.waitFor();
+        pump.join(5000);
     }
 
     /** Waits for a line matching {@code regex} and returns its first group (or the whole line). */

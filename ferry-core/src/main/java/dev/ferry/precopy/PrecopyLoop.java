@@ -198,7 +198,9 @@ public final class PrecopyLoop {
         if (bw < 0 && cap > 0) {
             bw = cap;
         }
-        long expected = bw > 0 ? (long) Math.ceil(remainingBytes / bw * 1000) : -1;
+        // Nothing left to send costs nothing to stop, even before a bandwidth was measured (a guest so small that
+        // its whole RAM went out within the meter's first window would otherwise never be expected to fit).
+        long expected = remainingBytes == 0 ? 0 : bw > 0 ? (long) Math.ceil(remainingBytes / bw * 1000) : -1;
         stats.estimate(remainingBytes, expected, bw);
         PrecopyStats s = new PrecopyStats(moment, iteration, totalWritten,
                 moment == PrecopyStats.Moment.BEFORE_BATCH ? roundDirty : -1, (now - startNanos) / 1_000_000, bw,

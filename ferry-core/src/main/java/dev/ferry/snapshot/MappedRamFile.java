@@ -101,7 +101,8 @@ public final class MappedRamFile {
         }
         if (fileSize < MappedRamFormat.HEADER_SIZE) {
             throw new SnapshotFormatException(Problem.TRUNCATED, fileSize, name + " is " + fileSize
-                    + " bytes long, shorter than a mapped-ram header (" + MappedRamFormat.HEADER_SIZE + " bytes)");
+                    + " bytes long, shorter than a mapped-ram header (" + MappedRamFormat.HEADER_SIZE + " bytes):"
+                    + " incomplete, or not a snapshot");
         }
         ByteBuffer h = readAt(ch, 0, MappedRamFormat.HEADER_SIZE, "the header");
         parseHeader(h);
