@@ -27,9 +27,11 @@ import java.util.zip.CRC32C;
  * clears it); a page sent again in a later round overwrites its slot. The file therefore never grows beyond the
  * guest's RAM plus metadata, however long a live save runs, and the holes of zero pages take no disk space.
  *
- * <p>A background writer takes the loop's batches, coalesces contiguous slots (across batches, up to
- * {@link #STAGING_BYTES}) into one aligned buffer and writes them with one {@code pwrite}, so scanning overlaps
- * writing and large writes reach the disk. With {@code directIo} the page area is written with {@code O_DIRECT}:
+ * <p>Two background threads: a gatherer takes the loop's batches and copies contiguous slots (across batches, up to
+ * {@link #STAGING_BYTES}) into one aligned staging buffer; an I/O thread writes each full buffer with one
+ * {@code pwrite}. With {@link #STAGING_BUFFERS} buffers, scanning, gathering and writing all overlap, and writes reach
+ * the disk in large pieces. Buffers are written in the order they were filled, so a slot written again in a later
+ * round is never overtaken by its older copy. With {@code directIo} the page area is written with {@code O_DIRECT}:
  * the buffer is aligned to the file system's block size and every slot offset is a multiple of 4096 inside page
  * areas aligned to 1 MiB.
  *
@@ -41,6 +43,8 @@ import java.util.zip.CRC32C;
 public final class MappedRamSink implements PageSink {
     /** Largest single write: contiguous slots are gathered up to this many bytes. */
     static final int STAGING_BYTES = 8 << 20;
+    /** Staging buffers: one being filled, the others queued for or in the I/O thread. */
+    static final int STAGING_BUFFERS = 3;
     private static final int BATCHES = 4;
     private static final Object SYNC = new Object();
 
@@ -52,12 +56,27 @@ public final class MappedRamSink implements PageSink {
     private Bitmap[] present;
     private FileChannel channel;
     private FileChannel pageChannel;
-    private ByteBuffer staging;
-    private MemorySegment stagingSegment;
-    private long pendingStart;
-    private int pendingLength;
+    private final ArrayBlockingQueue<Staging> freeStaging = new ArrayBlockingQueue<>(STAGING_BUFFERS);
+    /** Filled staging buffers, and latches that mark a point every buffer before which is written. */
+    private final ArrayBlockingQueue<Object> ioQueue = new ArrayBlockingQueue<>(STAGING_BUFFERS + 4);
+    /** The buffer the gatherer fills (gatherer thread only). */
+    private Staging current;
     private byte[] executionState;
     private Thread writer;
+    private Thread io;
+
+    /** An aligned buffer of contiguous slots: {@code length} bytes for file offsets from {@code start}. */
+    private static final class Staging {
+        final ByteBuffer buffer;
+        final MemorySegment segment;
+        long start;
+        int length;
+
+        Staging(int align) {
+            buffer = ByteBuffer.allocateDirect(STAGING_BYTES + align).alignedSlice(align);
+            segment = MemorySegment.ofBuffer(buffer);
+        }
+    }
     private volatile IOException failure;
     private volatile long bytesWritten;
     private volatile boolean closing;
@@ -110,8 +129,9 @@ public final class MappedRamSink implements PageSink {
             } else {
                 pageChannel = channel;
             }
-            staging = ByteBuffer.allocateDirect(STAGING_BYTES + align).alignedSlice(align);
-            stagingSegment = MemorySegment.ofBuffer(staging);
+            for (int i = 0; i < STAGING_BUFFERS; i++) {
+                freeStaging.add(new Staging(align));
+            }
             present = new Bitmap[layout.blocks().size()];
             for (MappedRamLayout.Block b : layout.blocks()) {
                 present[b.index()] = new Bitmap(b.pages());
@@ -124,7 +144,8 @@ public final class MappedRamSink implements PageSink {
             target.discard();
             throw e;
         }
-        writer = Thread.ofPlatform().daemon().name("mapped-ram-writer").start(this::writeLoop);
+        io = Thread.ofPlatform().daemon().name("mapped-ram-io").start(this::ioLoop);
+        writer = Thread.ofPlatform().daemon().name("mapped-ram-gatherer").start(this::writeLoop);
         return 0;
     }
 
@@ -136,7 +157,7 @@ public final class MappedRamSink implements PageSink {
                     if (closing) {
                         return;
                     }
-                    flushPending();
+                    submitCurrent(); // the loop is slow (rate limit) or idle: do not hold pages back
                     continue;
                 }
                 switch (item) {
@@ -145,12 +166,13 @@ public final class MappedRamSink implements PageSink {
                         free.put(b);
                     }
                     case CountDownLatch flushed -> {
-                        flushPending();
+                        drain();
                         flushed.countDown();
                     }
                     default -> {
                         // SYNC: make the round durable now, so that completion has little left to flush
-                        flushPending();
+                        drain();
+                        check();
                         channel.force(false);
                     }
                 }
@@ -164,8 +186,8 @@ public final class MappedRamSink implements PageSink {
         }
     }
 
-    /** Records the batch's pages: slots to write (gathered in the staging buffer), bits to set and clear. */
-    private void apply(PageBatch b) throws IOException {
+    /** Records the batch's pages: slots to write (gathered in staging buffers), bits to set and clear. */
+    private void apply(PageBatch b) throws IOException, InterruptedException {
         MappedRamLayout.Block block = layout.blocks().get(b.block());
         Bitmap bits = present[b.block()];
         MemorySegment data = b.segment();
@@ -182,24 +204,84 @@ public final class MappedRamSink implements PageSink {
             }
             bits.set(page);
             long at = block.slot(page);
-            if (pendingLength > 0 && (at != pendingStart + pendingLength || pendingLength == STAGING_BYTES)) {
-                flushPending();
+            Staging c = current;
+            if (c != null && (at != c.start + c.length || c.length == STAGING_BYTES)) {
+                submitCurrent();
+                c = null;
             }
-            if (pendingLength == 0) {
-                pendingStart = at;
+            if (c == null) {
+                c = takeStaging();
+                c.start = at;
+                c.length = 0;
+                current = c;
             }
-            MemorySegment.copy(data, b.dataOffset(i), stagingSegment, pendingLength, Pages.SIZE);
-            pendingLength += Pages.SIZE;
+            MemorySegment.copy(data, b.dataOffset(i), c.segment, c.length, Pages.SIZE);
+            c.length += Pages.SIZE;
         }
     }
 
-    private void flushPending() throws IOException {
-        if (pendingLength == 0) {
-            return;
+    private Staging takeStaging() throws IOException, InterruptedException {
+        while (true) {
+            check();
+            Staging s = freeStaging.poll(100, TimeUnit.MILLISECONDS);
+            if (s != null) {
+                return s;
+            }
         }
-        staging.clear().limit(pendingLength);
-        writeFully(pageChannel, staging, pendingStart);
-        pendingLength = 0;
+    }
+
+    /** Hands the buffer being filled to the I/O thread. */
+    private void submitCurrent() throws InterruptedException {
+        Staging c = current;
+        if (c != null) {
+            current = null;
+            if (c.length == 0) {
+                freeStaging.put(c);
+            } else {
+                ioQueue.put(c);
+            }
+        }
+    }
+
+    /** Waits until every slot gathered so far is written. */
+    private void drain() throws IOException, InterruptedException {
+        submitCurrent();
+        CountDownLatch written = new CountDownLatch(1);
+        ioQueue.put(written);
+        while (!written.await(100, TimeUnit.MILLISECONDS)) {
+            check();
+        }
+    }
+
+    /** The I/O thread: writes staging buffers in order; after a failure, only returns them. */
+    private void ioLoop() {
+        try {
+            while (true) {
+                Object item = ioQueue.poll(50, TimeUnit.MILLISECONDS);
+                if (item == null) {
+                    if (closing) {
+                        return;
+                    }
+                    continue;
+                }
+                if (item instanceof Staging s) {
+                    try {
+                        if (failure == null) {
+                            s.buffer.clear().limit(s.length);
+                            writeFully(pageChannel, s.buffer, s.start);
+                        }
+                    } catch (IOException e) {
+                        fail(e);
+                    } finally {
+                        freeStaging.put(s);
+                    }
+                } else if (item instanceof CountDownLatch written) {
+                    written.countDown();
+                }
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
     }
 
     private void writeFully(FileChannel ch, ByteBuffer b, long position) throws IOException {
@@ -264,11 +346,17 @@ public final class MappedRamSink implements PageSink {
         return bytes;
     }
 
-    /** Asks the writer to make the round durable in the background (an fdatasync); costs no bytes. */
+    /**
+     * Asks the writer to make the round durable in the background (an fdatasync), so that completion, which happens
+     * while the guest is paused, has little left to flush. Not with O_DIRECT (the data is not in the page cache), and
+     * not after the execution state (the final round: completion syncs at once). Costs no bytes.
+     */
     @Override
     public long endOfRound(int iteration, long pages) throws IOException {
         check();
-        enqueue(SYNC);
+        if (!directIo && executionState == null) {
+            enqueue(SYNC);
+        }
         return 0;
     }
 
@@ -327,7 +415,7 @@ public final class MappedRamSink implements PageSink {
         if (pageChannel != channel) {
             pageChannel.close();
         }
-        target.commit(channel);
+        target.commit(channel); // fsync (the footer), rename, fsync of the directory
         committed = true;
         closeChannels();
     }
@@ -364,23 +452,25 @@ public final class MappedRamSink implements PageSink {
     }
 
     /**
-     * Stops the writer thread. Without {@code interrupt} it finishes what it is doing (an interrupt would close the
-     * channel under a write in progress); with it, a write in progress is abandoned.
+     * Stops the gatherer and I/O threads. Without {@code interrupt} they finish what they are doing (an interrupt
+     * would close the channel under a write in progress); with it, a write in progress is abandoned.
      */
     private void stopWriter(boolean interrupt) {
         closing = true;
-        Thread w = writer;
-        if (w != null) {
-            if (interrupt) {
-                w.interrupt();
+        for (Thread t : new Thread[] {writer, io}) {
+            if (t != null) {
+                if (interrupt) {
+                    t.interrupt();
+                }
+                try {
+                    t.join(10_000);
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                }
             }
-            try {
-                w.join(10_000);
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-            }
-            writer = null;
         }
+        writer = null;
+        io = null;
     }
 
     private void closeChannels() {
