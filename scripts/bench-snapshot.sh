@@ -90,8 +90,11 @@ python3 - "$dir/b-restore.json" "$dd_r" <<'PY'
 import json, sys
 d = json.load(open(sys.argv[1])); r = d["restore"]; dd = float(sys.argv[2])
 b = r["bytes-read"]; load = r["load-ms"] / 1000; read = r["read-ms"] / 1000
-rate = b / load / 1e6; raw = b / read / 1e6
+rate = b / load / 1e6; raw = b / read / 1e6; pre = d.get("prealloc-ms", 0) / 1000
+with_pre = b / (load + pre) / 1e6
 print(f"ferry restore {b/2**20:.0f} MiB, mapped-ram O_DIRECT, {r['read-threads']} readers: whole load {load*1000:.0f} ms"
       f" = {rate:.0f} MB/s = {100*rate/dd:.0f}% of dd (target >= 80%); page reads alone {raw:.0f} MB/s;"
-      f" RAM preallocated before, in {d.get('prealloc-ms', '?')} ms; verify {'PASS' if d['verify']['passed'] else 'FAIL'}")
+      f" verify {'PASS' if d['verify']['passed'] else 'FAIL'}")
+print(f"              RAM preallocated before loading in {pre*1000:.0f} ms (first touches of fresh memory); counting it:"
+      f" {with_pre:.0f} MB/s = {100*with_pre/dd:.0f}% of dd")
 PY
