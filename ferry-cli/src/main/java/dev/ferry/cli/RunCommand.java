@@ -120,7 +120,7 @@ public final class RunCommand implements Callable<Integer> {
         }
         MigrationStats stats = new MigrationStats(guest.ramSize(), dev.ferry.memory.Pages.SIZE);
         PrecopyLoop.Outcome outcome = saveTo != null
-                ? save(guest, saveTo, mappedRam, directIo, policy, params, stats, out, loop -> running = loop)
+                ? save(guest, saveTo, mappedRam, directIo, 0, policy, params, stats, out, loop -> running = loop)
                 : migrate(guest, migrateTo, policy, params, stats, out, loop -> running = loop);
         running = null;
         report.put("migration", stats.toMap());
@@ -174,9 +174,12 @@ public final class RunCommand implements Callable<Integer> {
         }
     }
 
-    /** Saves {@code guest} live to {@code file}; never throws: the outcome says how it ended. */
+    /**
+     * Saves {@code guest} live to {@code file}; never throws: the outcome says how it ended. {@code capabilities}
+     * are the stream capabilities the save asks for (as a migration does); mapped-ram refuses any, naming it.
+     */
     static PrecopyLoop.Outcome save(InProcessGuest guest, Path file, boolean mappedRam, boolean directIo,
-            PrecopyPolicy policy, MigrationParameters params, MigrationStats stats, PrintStream out,
+            int capabilities, PrecopyPolicy policy, MigrationParameters params, MigrationStats stats, PrintStream out,
             java.util.function.Consumer<PrecopyLoop> started) {
         out.println("saving to " + file + " (" + (mappedRam ? "mapped-ram" + (directIo ? ", O_DIRECT" : "")
                 : "sequential stream") + ") with policy " + policy.describe() + ", downtime-limit "
@@ -191,7 +194,8 @@ public final class RunCommand implements Callable<Integer> {
             return new PrecopyLoop.Outcome(Status.FAILED, e.getMessage());
         }
         try (sink; Progress progress = new Progress(stats, out)) {
-            PrecopyLoop loop = new PrecopyLoop(guest, sink, policy, params, stats, progress, 0, COMPLETION_TIMEOUT);
+            PrecopyLoop loop = new PrecopyLoop(guest, sink, policy, params, stats, progress, capabilities,
+                    COMPLETION_TIMEOUT);
             started.accept(loop);
             return loop.run();
         }

@@ -88,7 +88,7 @@ public final class MappedRamLoader {
         try {
             return FileChannel.open(file, StandardOpenOption.READ, ExtendedOpenOption.DIRECT);
         } catch (FileSystemException | UnsupportedOperationException e) {
-            throw SaveTarget.directRefused(file.toAbsolutePath(), e);
+            throw SaveTarget.directRefused(file.toAbsolutePath(), e, "restore");
         }
     }
 

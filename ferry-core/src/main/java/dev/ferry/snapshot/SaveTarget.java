@@ -200,8 +200,13 @@ public final class SaveTarget {
         return (int) Math.max(dev.ferry.memory.Pages.SIZE, Math.min(bs, 1 << 20));
     }
 
-    /** The one-line error for a file system that refuses O_DIRECT on {@code file}. */
+    /** The one-line error for a file system that refuses O_DIRECT on {@code file}, when saving. */
     static RefusedException directRefused(Path file, Exception e) {
+        return directRefused(file, e, "save");
+    }
+
+    /** The one-line error for a file system that refuses O_DIRECT on {@code file}; {@code verb} is "save" or "restore". */
+    static RefusedException directRefused(Path file, Exception e, String verb) {
         String fs;
         try {
             fs = Files.getFileStore(file.getParent()).type();
@@ -210,7 +215,8 @@ public final class SaveTarget {
         }
         String why = e instanceof FileSystemException f && f.getReason() != null ? f.getReason() : e.getMessage();
         return new RefusedException("--direct-io: the file system of " + file.getParent() + " (" + fs
-                + ") refuses O_DIRECT (" + why + "); save without --direct-io or to another file system");
+                + ") refuses O_DIRECT (" + why + "); " + verb + " without --direct-io"
+                + ("save".equals(verb) ? " or to another file system" : ""));
     }
 
     /**

@@ -56,7 +56,7 @@ public final class SnapshotInspector {
         } catch (SnapshotFormatException e) {
             info.put("format", "unknown");
             problem = e.getMessage();
-            sizes(-1);
+            sizes();
             finish();
             return;
         }
@@ -77,7 +77,7 @@ public final class SnapshotInspector {
         info.put("blocks", blocks);
     }
 
-    private void sizes(long ramPages) throws IOException {
+    private void sizes() throws IOException {
         long size = java.nio.file.Files.size(file);
         info.put("file-size", size);
         long allocated = FileSpace.allocated(file);
@@ -101,13 +101,13 @@ public final class SnapshotInspector {
             f = MappedRamFile.read(ch, "snapshot " + file, false);
         } catch (SnapshotFormatException e) {
             problem = e.getMessage();
-            sizes(-1);
+            sizes();
             return;
         }
         complete = f.complete();
         problem = f.incompleteReason();
         info.put("version", f.version());
-        sizes(-1);
+        sizes();
         guest(f.descriptor());
         long ram = 0;
         long present = 0;
@@ -154,7 +154,7 @@ public final class SnapshotInspector {
 
     private void stream() throws IOException {
         info.put("version", StreamFormat.VERSION);
-        sizes(-1);
+        sizes();
         long frames = 0;
         long rounds = 0;
         long zero = 0;
