@@ -235,7 +235,7 @@ class SnapshotEndToEndTest {
 
     /**
      * Kills saves with SIGKILL at seeded random moments (before the file exists, during the rounds, during
-     * completion): the target is always either the previous complete snapshot or a new complete one, never a file
+     * completion) of child JVMs running {@code ferry run --save-to}: the target is always either the previous complete snapshot or a new complete one, never a file
      * that is incomplete, and whatever partial file is left is refused as incomplete.
      */
     @ParameterizedTest
@@ -254,8 +254,12 @@ class SnapshotEndToEndTest {
         int runs = format.equals("mapped-ram") ? 6 : 3;
         int completedAnyway = 0;
         int partialsRefused = 0;
+        // Stratified seeded delays: one random moment in each slice of the first 2.4 s of the save (which takes
+        // about 1 to 2 s here), so that kills fall before the file exists, during the rounds and at completion.
+        Random random = new Random(format.equals("mapped-ram") ? 20260401L : 20260402L);
+        long span = 2400;
         for (int seed = 1; seed <= runs; seed++) {
-            long delay = new Random(seed * 7919L + format.hashCode()).nextLong(2600);
+            long delay = (long) ((seed - 1 + random.nextDouble()) * span / runs);
             try (FerryProcess p = FerryProcess.start(args.toArray(String[]::new))) {
                 p.await("saving to", LONG);
                 Thread.sleep(delay);
