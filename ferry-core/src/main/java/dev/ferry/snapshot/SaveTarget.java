@@ -74,6 +74,9 @@ public final class SaveTarget {
             if (dir == null || !Files.isDirectory(dir)) {
                 throw new RefusedException("cannot save to " + path + ": directory " + dir + " does not exist");
             }
+            if (!Files.isWritable(dir)) {
+                throw new RefusedException("cannot save to " + path + ": directory " + dir + " is not writable");
+            }
         }
         return new SaveTarget(path, target, partialOf(target), null);
     }
@@ -153,8 +156,13 @@ public final class SaveTarget {
         if (!atomic()) {
             return FileChannel.open(target, StandardOpenOption.WRITE);
         }
-        FileChannel ch = FileChannel.open(partial, StandardOpenOption.CREATE, StandardOpenOption.READ,
-                StandardOpenOption.WRITE);
+        FileChannel ch;
+        try {
+            ch = FileChannel.open(partial, StandardOpenOption.CREATE, StandardOpenOption.READ,
+                    StandardOpenOption.WRITE);
+        } catch (FileSystemException e) {
+            throw new IOException("cannot create " + partial + ": " + reason(e), e);
+        }
         try {
             FileLock lock;
             try {
@@ -260,6 +268,20 @@ public final class SaveTarget {
         ch.force(true);
         Files.move(partial, target, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
         syncDirectory(target.getParent());
+    }
+
+    /** What went wrong, in words, for a file system exception (whose message is often only the path). */
+    static String reason(FileSystemException e) {
+        if (e.getReason() != null) {
+            return e.getReason();
+        }
+        if (e instanceof java.nio.file.AccessDeniedException) {
+            return "permission denied";
+        }
+        if (e instanceof NoSuchFileException) {
+            return "no such file or directory";
+        }
+        return e.getClass().getSimpleName();
     }
 
     /** Deletes the partial file of a save that did not complete (best effort). */
