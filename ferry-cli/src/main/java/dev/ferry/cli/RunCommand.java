@@ -187,7 +187,7 @@ public final class RunCommand implements Callable<Integer> {
                 + (params.maxBandwidth() == 0 ? "unlimited" : params.maxBandwidth() + " B/s"));
         PageSink sink;
         try {
-            sink = mappedRam ? new MappedRamSink(file, directIo) : new StreamFileSink(file);
+            sink = mappedRam ? new MappedRamSink(file, directIo, guest.ramBlocks()) : new StreamFileSink(file);
         } catch (java.io.IOException e) {
             stats.error(e.getMessage());
             stats.status(Status.FAILED);

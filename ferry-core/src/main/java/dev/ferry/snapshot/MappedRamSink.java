@@ -3,6 +3,7 @@
  */
 package dev.ferry.snapshot;
 
+import dev.ferry.guest.RamBlock;
 import dev.ferry.memory.Bitmap;
 import dev.ferry.memory.Pages;
 import dev.ferry.precopy.PageSink;
@@ -16,6 +17,7 @@ import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.List;
 import java.util.concurrent.ArrayBlockingQueue;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
@@ -27,13 +29,14 @@ import java.util.zip.CRC32C;
  * clears it); a page sent again in a later round overwrites its slot. The file therefore never grows beyond the
  * guest's RAM plus metadata, however long a live save runs, and the holes of zero pages take no disk space.
  *
- * <p>Two background threads: a gatherer takes the loop's batches and copies contiguous slots (across batches, up to
- * {@link #STAGING_BYTES}) into one aligned staging buffer; an I/O thread writes each full buffer with one
- * {@code pwrite}. With {@link #STAGING_BUFFERS} buffers, scanning, gathering and writing all overlap, and writes reach
- * the disk in large pieces. Buffers are written in the order they were filled, so a slot written again in a later
- * round is never overtaken by its older copy. With {@code directIo} the page area is written with {@code O_DIRECT}:
- * the buffer is aligned to the file system's block size and every slot offset is a multiple of 4096 inside page
- * areas aligned to 1 MiB.
+ * <p>Two background threads: a gatherer takes the loop's batches and turns contiguous slots (across batches, up to
+ * {@link #STAGING_BYTES}) into runs; an I/O thread writes each run with one {@code pwrite}, either straight from guest
+ * memory (when the sink was given the guest's RAM blocks: no copy at all) or from an aligned staging buffer the
+ * gatherer copied the loop's copies into. With {@link #STAGING_BUFFERS} runs in flight, scanning, gathering and
+ * writing overlap, and writes reach the disk in large pieces. Runs are written in the order they were made, so a slot
+ * written again in a later round is never overtaken by its older copy. With {@code directIo} the page area is written
+ * with {@code O_DIRECT}: guest memory is page aligned, staging buffers are aligned to the file system's block size, and
+ * every slot offset is a multiple of 4096 inside page areas aligned to 1 MiB.
  *
  * <p>The file is written as {@code FILE.partial} and becomes {@code FILE} only at {@link #complete}: bitmaps and
  * execution state written, fsync, footer written last, fsync, atomic rename, fsync of the directory
@@ -65,30 +68,53 @@ public final class MappedRamSink implements PageSink {
     private Thread writer;
     private Thread io;
 
-    /** An aligned buffer of contiguous slots: {@code length} bytes for file offsets from {@code start}. */
+    /**
+     * A run of contiguous slots, {@code length} bytes for file offsets from {@code start}: either gathered in an
+     * aligned buffer (copy mode) or, when the sink writes straight from guest memory, the pages of block
+     * {@code block} from memory offset {@code memoryOffset}.
+     */
     private static final class Staging {
         final ByteBuffer buffer;
         final MemorySegment segment;
         long start;
         int length;
+        int block;
+        long memoryOffset;
 
-        Staging(int align) {
-            buffer = ByteBuffer.allocateDirect(STAGING_BYTES + align).alignedSlice(align);
-            segment = MemorySegment.ofBuffer(buffer);
+        Staging(int align, boolean gather) {
+            buffer = gather ? ByteBuffer.allocateDirect(STAGING_BYTES + align).alignedSlice(align) : null;
+            segment = gather ? MemorySegment.ofBuffer(buffer) : null;
         }
     }
+
+    /** Guest memory by block index when the sink writes from it (no gathering copy), else null. */
+    private final MemorySegment[] memory;
     private volatile IOException failure;
     private volatile long bytesWritten;
     private volatile boolean closing;
     private boolean committed;
 
     /**
+     * A sink that writes the pages the loop copied into its batches, gathered into aligned buffers.
+     *
      * @param file where the snapshot goes; checked now: a target that cannot seek is refused
      * @param directIo write the page area with O_DIRECT
      */
     public MappedRamSink(Path file, boolean directIo) throws IOException {
+        this(file, directIo, null);
+    }
+
+    /**
+     * A sink that writes runs of pages straight from the guest's memory, saving a copy of every page (half the memory
+     * traffic). That is exact because every page is written after the loop read and hashed it, buffers are written in
+     * order, and a guest write after the loop's read makes the page dirty, so the page is sent, and written, again;
+     * in the final round the guest is paused. The digest in the footer therefore matches the file. {@code ram} must
+     * be the blocks of the guest being saved ({@link dev.ferry.guest.Guest#ramBlocks()}), which must outlive the sink.
+     */
+    public MappedRamSink(Path file, boolean directIo, List<RamBlock> ram) throws IOException {
         this.target = SaveTarget.of(file, true);
         this.directIo = directIo;
+        this.memory = ram == null ? null : ram.stream().map(RamBlock::memory).toArray(MemorySegment[]::new);
         for (int i = 0; i < BATCHES; i++) {
             free.add(new PageBatch());
         }
@@ -129,8 +155,11 @@ public final class MappedRamSink implements PageSink {
             } else {
                 pageChannel = channel;
             }
+            if (memory != null) {
+                checkMemory(setup);
+            }
             for (int i = 0; i < STAGING_BUFFERS; i++) {
-                freeStaging.add(new Staging(align));
+                freeStaging.add(new Staging(align, memory == null));
             }
             present = new Bitmap[layout.blocks().size()];
             for (MappedRamLayout.Block b : layout.blocks()) {
@@ -147,6 +176,19 @@ public final class MappedRamSink implements PageSink {
         io = Thread.ofPlatform().daemon().name("mapped-ram-io").start(this::ioLoop);
         writer = Thread.ofPlatform().daemon().name("mapped-ram-gatherer").start(this::writeLoop);
         return 0;
+    }
+
+    private void checkMemory(Records.Setup setup) {
+        if (memory.length != setup.blocks().size()) {
+            throw new IllegalArgumentException("the sink was given " + memory.length + " RAM blocks, the guest has "
+                    + setup.blocks().size());
+        }
+        for (int i = 0; i < memory.length; i++) {
+            if (memory[i].byteSize() != setup.blocks().get(i).length()
+                    || (directIo && memory[i].address() % Pages.SIZE != 0)) {
+                throw new IllegalArgumentException("RAM block " + i + " given to the sink does not match the guest's");
+            }
+        }
     }
 
     private void writeLoop() {
@@ -205,7 +247,7 @@ public final class MappedRamSink implements PageSink {
             bits.set(page);
             long at = block.slot(page);
             Staging c = current;
-            if (c != null && (at != c.start + c.length || c.length == STAGING_BYTES)) {
+            if (c != null && (at != c.start + c.length || c.length == STAGING_BYTES || c.block != b.block())) {
                 submitCurrent();
                 c = null;
             }
@@ -213,9 +255,13 @@ public final class MappedRamSink implements PageSink {
                 c = takeStaging();
                 c.start = at;
                 c.length = 0;
+                c.block = b.block();
+                c.memoryOffset = page << Pages.SHIFT;
                 current = c;
             }
-            MemorySegment.copy(data, b.dataOffset(i), c.segment, c.length, Pages.SIZE);
+            if (c.segment != null) {
+                MemorySegment.copy(data, b.dataOffset(i), c.segment, c.length, Pages.SIZE);
+            }
             c.length += Pages.SIZE;
         }
     }
@@ -267,8 +313,9 @@ public final class MappedRamSink implements PageSink {
                 if (item instanceof Staging s) {
                     try {
                         if (failure == null) {
-                            s.buffer.clear().limit(s.length);
-                            writeFully(pageChannel, s.buffer, s.start);
+                            ByteBuffer src = s.buffer != null ? s.buffer.clear().limit(s.length)
+                                    : memory[s.block].asSlice(s.memoryOffset, s.length).asByteBuffer();
+                            writeFully(pageChannel, src, s.start);
                         }
                     } catch (IOException e) {
                         fail(e);

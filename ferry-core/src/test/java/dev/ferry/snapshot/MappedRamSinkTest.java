@@ -41,6 +41,8 @@ import java.util.concurrent.atomic.AtomicReference;
 import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 
 /** The mapped-ram writer: slots, bits, refusals before anything is written, crash-safe completion, bounded size. */
 class MappedRamSinkTest {
@@ -246,8 +248,9 @@ class MappedRamSinkTest {
         }
     }
 
-    @Test
-    void directIoRoundTrip() throws Exception {
+    @ParameterizedTest(name = "from guest memory: {0}")
+    @ValueSource(booleans = {false, true})
+    void directIoRoundTrip(boolean fromGuestMemory) throws Exception {
         Path file = dir.resolve("direct.snap");
         try {
             SaveTarget.of(file, true).probeDirect();
@@ -260,7 +263,8 @@ class MappedRamSinkTest {
             while (!Boolean.TRUE.equals(g.counters().get("fill-complete"))) {
                 Thread.sleep(5);
             }
-            PrecopyLoop.Outcome o = SnapshotFixture.save(g, new MappedRamSink(file, true),
+            PrecopyLoop.Outcome o = SnapshotFixture.save(g, new MappedRamSink(file, true,
+                    fromGuestMemory ? g.ramBlocks() : null),
                     new dev.ferry.policy.XenPolicy(), new MigrationParameters(), new MigrationStats(g.ramSize(), 4096));
             assertThat(o.completed()).as(o.message()).isTrue();
             RestoreStats stats = new RestoreStats();
@@ -287,7 +291,7 @@ class MappedRamSinkTest {
             g.resume();
             MigrationParameters slow = new MigrationParameters().maxBandwidth(50_000_000);
             Path mapped = dir.resolve("bounded.snap");
-            MappedRamSink sink = new MappedRamSink(mapped, false);
+            MappedRamSink sink = new MappedRamSink(mapped, false, g.ramBlocks());
             long largest = watchWhileSaving(g, sink, sink.partialFile(), slow);
             assertThat(largest).isLessThanOrEqualTo(ram + metadataBound);
             assertThat(Files.size(mapped)).isLessThanOrEqualTo(ram + metadataBound);
@@ -327,14 +331,20 @@ class MappedRamSinkTest {
         return largest.get();
     }
 
-    @Test
-    void ramDumpOfTheSaveMatchesTheRestoredGuest() throws Exception {
+    /**
+     * A guest writing all the time, saved live both ways: from the loop's copies, and straight from guest memory
+     * (where a page may change between the loop's hash and the write; it is then dirty and written again).
+     */
+    @ParameterizedTest(name = "from guest memory: {0}")
+    @ValueSource(booleans = {false, true})
+    void aBusyGuestSavedLiveRestoresToTheSameRam(boolean fromGuestMemory) throws Exception {
         Path file = dir.resolve("busy.snap");
         try (InProcessGuest g = InProcessGuest.create(new InProcessConfig(new long[] {16L << 20, 4L << 20}, 2,
                 "random,wss=12M", 3, 0))) {
             g.resume();
             Thread.sleep(100);
-            PrecopyLoop.Outcome o = SnapshotFixture.save(g, new MappedRamSink(file, false),
+            PrecopyLoop.Outcome o = SnapshotFixture.save(g, new MappedRamSink(file, false,
+                    fromGuestMemory ? g.ramBlocks() : null),
                     new dev.ferry.policy.DowntimePolicy(), new MigrationParameters(),
                     new MigrationStats(g.ramSize(), 4096));
             assertThat(o.completed()).as(o.message()).isTrue();

@@ -32,9 +32,10 @@ public final class SnapshotFixture {
         }
     }
 
-    /** A complete mapped-ram save of {@code guest} to {@code file}. */
+    /** A complete mapped-ram save of {@code guest} to {@code file}, written from guest memory as the CLI does. */
     public static void saveMappedRam(Guest guest, Path file) throws IOException {
-        PrecopyLoop.Outcome o = save(guest, new MappedRamSink(file, false), new XenPolicy(), new MigrationParameters(),
+        PrecopyLoop.Outcome o = save(guest, new MappedRamSink(file, false, guest.ramBlocks()), new XenPolicy(),
+                new MigrationParameters(),
                 new MigrationStats(guest.ramSize(), 4096));
         if (!o.completed()) {
             throw new AssertionError("fixture save failed: " + o.message());
