@@ -87,7 +87,8 @@ public final class RunCommand implements Callable<Integer> {
             description = "Write the guest's RAM, as it was when the final copy was taken, to FILE.")
     Path dumpRam;
 
-    private final PrintStream out = System.out;
+    /** Human output: stdout, or stderr when the save itself goes to stdout. */
+    private PrintStream out = System.out;
     private final PrintStream err = System.err;
     private final CountDownLatch interrupted = new CountDownLatch(1);
     private final CountDownLatch finished = new CountDownLatch(1);
@@ -101,6 +102,9 @@ public final class RunCommand implements Callable<Integer> {
         PrecopyPolicy policy = migrationOptions.policy();
         MigrationParameters params = migrationOptions.parameters();
         checkSaveOptions();
+        if (saveTo != null && isStandardOutput(saveTo)) {
+            out = err; // the stream goes to stdout: keep progress lines out of it
+        }
         InProcessGuest guest = InProcessGuest.create(guestOptions.config());
         guestRam = guest.ramSize();
         Map<String, Object> report = new LinkedHashMap<>();
@@ -171,6 +175,16 @@ public final class RunCommand implements Callable<Integer> {
             if (directIo) {
                 target.probeDirect();
             }
+        }
+    }
+
+    private static boolean isStandardOutput(Path file) {
+        Path stdout = Path.of("/proc/self/fd/1");
+        try {
+            return java.nio.file.Files.exists(file) && java.nio.file.Files.exists(stdout)
+                    && java.nio.file.Files.isSameFile(file, stdout);
+        } catch (java.io.IOException | SecurityException e) {
+            return false;
         }
     }
 

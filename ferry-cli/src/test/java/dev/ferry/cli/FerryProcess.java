@@ -22,10 +22,7 @@ final class FerryProcess implements AutoCloseable {
 
     private FerryProcess(List<String> wrapper, List<String> args) throws IOException {
         List<String> cmd = new ArrayList<>(wrapper);
-        cmd.addAll(List.of(ProcessHandle.current().info().command().orElseThrow(),
-                "--enable-native-access=ALL-UNNAMED", "-Xmx512m", "-cp", System.getProperty("java.class.path"),
-                Main.class.getName()));
-        cmd.addAll(args);
+        cmd.addAll(command(args.toArray(String[]::new)));
         process = new ProcessBuilder(cmd).redirectErrorStream(true).start();
         pump = Thread.ofPlatform().daemon().start(() -> {
             try (BufferedReader r = new BufferedReader(new InputStreamReader(process.getInputStream(),
@@ -41,6 +38,15 @@ final class FerryProcess implements AutoCloseable {
                 // the process ended
             }
         });
+    }
+
+    /** The command line that runs {@code ferry ARGS} in a JVM of its own. */
+    static List<String> command(String... args) {
+        List<String> cmd = new ArrayList<>(List.of(ProcessHandle.current().info().command().orElseThrow(),
+                "--enable-native-access=ALL-UNNAMED", "-Xmx512m", "-cp", System.getProperty("java.class.path"),
+                Main.class.getName()));
+        cmd.addAll(List.of(args));
+        return cmd;
     }
 
     static FerryProcess start(String... args) throws IOException {

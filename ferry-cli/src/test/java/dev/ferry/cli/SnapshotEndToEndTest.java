@@ -128,6 +128,21 @@ class SnapshotEndToEndTest {
     }
 
     @Test
+    void aStreamSavedToStandardOutputKeepsTheProgressLinesOutOfIt() throws Exception {
+        Path stream = dir.resolve("stdout.stream");
+        Path log = dir.resolve("stderr.log");
+        Process p = new ProcessBuilder(FerryProcess.command("run", "--memory", "16M", "--workload", "idle",
+                "--save-to", "/dev/stdout", "--migrate-after", "0s"))
+                .redirectOutput(stream.toFile()).redirectError(log.toFile()).start();
+        assertThat(p.waitFor()).as(Files.readString(log)).isZero();
+        assertThat(Files.readString(log)).contains("saving to /dev/stdout (sequential stream)").contains("save completed");
+        assertThat(SnapshotInspector.inspect(stream).complete()).isTrue();
+        try (Guest g = Snapshots.restore(stream, false, new RestoreStats())) {
+            assertThat(g.check().passed()).isTrue();
+        }
+    }
+
+    @Test
     void directIoOnAFileSystemThatRefusesItIsAClearError() throws Exception {
         // ramfs refuses O_DIRECT (tmpfs accepts it since Linux 6.6); mounted in a private mount namespace.
         Path mnt = dir.resolve("ramfs");
