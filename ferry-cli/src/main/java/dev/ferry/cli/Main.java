@@ -12,8 +12,8 @@ import picocli.CommandLine.Command;
         mixinStandardHelpOptions = true,
         versionProvider = Main.Version.class,
         description = "Live migration, snapshots and replication of running guests.",
-        subcommands = {RunCommand.class, IncomingCommand.class, StandbyCommand.class, DemoCommand.class,
-                BenchCommand.class, ReportCommand.class})
+        subcommands = {RunCommand.class, IncomingCommand.class, StandbyCommand.class, RestoreCommand.class,
+                InspectCommand.class, DemoCommand.class, BenchCommand.class, ReportCommand.class})
 public final class Main implements Runnable {
     /** Exit statuses shared by the commands. */
     public static final int OK = 0;

@@ -26,7 +26,13 @@ class CommandLineTest {
         "run --policy fastest | 2 | unknown policy 'fastest'",
         "run --migrate-to nowhere | 2 | expected HOST:PORT",
         "run --downtime-limit -5 | 2 | downtime-limit must be between",
+        "run --mapped-ram | 2 | --mapped-ram needs --save-to FILE",
+        "run --save-to x.snap --direct-io | 2 | --direct-io needs --mapped-ram",
+        "run --save-to x.snap --migrate-to 127.0.0.1:9 | 2 | --save-to and --migrate-to exclude each other",
         "incoming | 2 | Missing required option: '--listen",
+        "restore | 2 | Missing required parameter: 'FILE'",
+        "inspect | 2 | Missing required parameter: 'FILE'",
+        "inspect no-such.snap | 1 | ferry inspect: no-such.snap: no such file",
         "frobnicate | 2 | Unmatched argument"
     })
     void badInputIsOneClearLine(String args, int status, String message) throws Exception {
@@ -50,7 +56,8 @@ class CommandLineTest {
     void helpListsTheCommands() throws Exception {
         try (FerryProcess p = FerryProcess.start("--help")) {
             assertThat(p.exit(TIMEOUT)).isZero();
-            assertThat(p.output()).contains("run").contains("incoming").contains("demo");
+            assertThat(p.output()).contains("run").contains("incoming").contains("restore").contains("inspect")
+                    .contains("demo");
         }
     }
 }

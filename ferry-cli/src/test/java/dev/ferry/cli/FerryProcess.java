@@ -20,11 +20,9 @@ final class FerryProcess implements AutoCloseable {
     private final List<String> lines = new ArrayList<>();
     private final Thread pump;
 
-    private FerryProcess(List<String> args) throws IOException {
-        List<String> cmd = new ArrayList<>(List.of(ProcessHandle.current().info().command().orElseThrow(),
-                "--enable-native-access=ALL-UNNAMED", "-Xmx512m", "-cp", System.getProperty("java.class.path"),
-                Main.class.getName()));
-        cmd.addAll(args);
+    private FerryProcess(List<String> wrapper, List<String> args) throws IOException {
+        List<String> cmd = new ArrayList<>(wrapper);
+        cmd.addAll(command(args.toArray(String[]::new)));
         process = new ProcessBuilder(cmd).redirectErrorStream(true).start();
         pump = Thread.ofPlatform().daemon().start(() -> {
             try (BufferedReader r = new BufferedReader(new InputStreamReader(process.getInputStream(),
@@ -42,8 +40,37 @@ final class FerryProcess implements AutoCloseable {
         });
     }
 
+    /** The command line that runs {@code ferry ARGS} in a JVM of its own. */
+    static List<String> command(String... args) {
+        List<String> cmd = new ArrayList<>(List.of(ProcessHandle.current().info().command().orElseThrow(),
+                "--enable-native-access=ALL-UNNAMED", "-Xmx512m", "-cp", System.getProperty("java.class.path"),
+                Main.class.getName()));
+        cmd.addAll(List.of(args));
+        return cmd;
+    }
+
     static FerryProcess start(String... args) throws IOException {
-        return new FerryProcess(List.of(args));
+        return new FerryProcess(List.of(), List.of(args));
+    }
+
+    /**
+     * Starts the command through a shell snippet that ends by running it, e.g. {@code ulimit -f 1024} or a private
+     * mount: {@code sh -c 'SNIPPET && exec "$@"' sh java ...}. The process is the JVM itself (exec).
+     */
+    static FerryProcess startVia(String snippet, String... args) throws IOException {
+        return new FerryProcess(List.of("sh", "-c", snippet + " && exec \"$@\"", "sh"), List.of(args));
+    }
+
+    /** Starts the command as the last arguments of {@code wrapper} (e.g. {@code unshare -m sh -c ... sh}). */
+    static FerryProcess startWrapped(List<String> wrapper, String... args) throws IOException {
+        return new FerryProcess(wrapper, List.of(args));
+    }
+
+    /** SIGKILL, as a crash or {@code kill -9} would, and waits for the process to be gone. */
+    void kill() throws InterruptedException {
+        process.destroyForcibly();
+        process.waitFor();
+        pump.join(5000);
     }
 
     /** Waits for a line matching {@code regex} and returns its first group (or the whole line). */
@@ -81,12 +108,6 @@ final class FerryProcess implements AutoCloseable {
         }
         pump.join(5000);
         return process.exitValue();
-    }
-
-    /** SIGKILL: the process dies at once, without running any of its shutdown code. */
-    void kill() throws InterruptedException {
-        process.destroyForcibly();
-        process.waitFor(30, TimeUnit.SECONDS);
     }
 
     String output() {

@@ -135,8 +135,9 @@ public final class StreamLoader {
             FrameType t = in.next();
             stats.progress(in.offset(), in.frames());
             if (t == null) {
-                throw new StreamFormatException(Problem.TRUNCATED, in.offset(), in.name() + " ended at byte "
-                        + in.offset() + " before the migration completed (" + pageRecords + " page records received)");
+                throw new StreamFormatException(Problem.TRUNCATED, in.offset(), in.name() + (returnPath == null
+                        ? " is incomplete: it" : "") + " ended at byte " + in.offset() + " before the migration"
+                        + " completed (" + pageRecords + " page records received)");
             }
             switch (t) {
                 case PAGES -> applyPages(in.payload());

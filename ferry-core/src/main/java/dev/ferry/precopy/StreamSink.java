@@ -46,6 +46,12 @@ public final class StreamSink implements PageSink {
     /** Frames handed to the writer (or written directly), keepalives excepted: COMPLETE carries the count. */
     private long framesEnqueued;
     private volatile boolean closing;
+    /**
+     * Set before HANDOVER is queued: from then on the destination may close the connection as soon as it has read
+     * it, and the return path ending is not a failure. Whether the handover happened is decided by the write of the
+     * HANDOVER frame alone (a failed write still fails it).
+     */
+    private volatile boolean handingOver;
     private Thread writer;
     private Thread reader;
     private boolean releaseAfterCompletion;
@@ -114,7 +120,7 @@ public final class StreamSink implements PageSink {
             while (true) {
                 FrameType t = in.next();
                 if (t == null) {
-                    if (!closing) {
+                    if (!closing && !handingOver) {
                         fail(new IOException("lost connection to " + peer + ": it closed the connection"));
                     }
                     return;
@@ -138,7 +144,7 @@ public final class StreamSink implements PageSink {
                 }
             }
         } catch (IOException e) {
-            if (!closing) {
+            if (!closing && !handingOver) {
                 fail(connectionLost(e));
             }
         }
@@ -189,7 +195,9 @@ public final class StreamSink implements PageSink {
             return new IOException("lost connection to " + peer + ": " + e.getMessage());
         }
         String m = e.getMessage();
-        return new IOException("lost connection to " + peer + (m == null ? "" : ": " + m));
+        // A target without a return path is a file: it is not "lost", it refused a write.
+        return new IOException((returnPath == null ? "cannot write to " : "lost connection to ") + peer
+                + (m == null ? "" : ": " + m));
     }
 
     private synchronized void fail(IOException e) {
@@ -321,6 +329,7 @@ public final class StreamSink implements PageSink {
 
     @Override
     public void handover() throws IOException {
+        handingOver = true;
         FrameBuffer f = new FrameBuffer(0);
         f.begin(FrameType.HANDOVER);
         control(f);

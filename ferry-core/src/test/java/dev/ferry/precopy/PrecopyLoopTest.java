@@ -130,6 +130,41 @@ class PrecopyLoopTest {
         }
     }
 
+    /**
+     * A destination closes its connection as soon as it has read HANDOVER. The source must not take that for a lost
+     * connection: once HANDOVER is written the guest belongs to the destination, and a source that resumed its own
+     * copy would leave two running guests.
+     */
+    @Test
+    void aDestinationClosingRightAfterTheHandoverIsNotAFailure() throws Exception {
+        for (int i = 0; i < 40; i++) {
+            try (InProcessGuest g = dev.ferry.stream.StreamFixture.idleGuest();
+                    ServerSocketChannel server = Tcp.listen(HostPort.parse("127.0.0.1:0"))) {
+                int port = ((InetSocketAddress) server.getLocalAddress()).getPort();
+                CompletableFuture<Received> dst = CompletableFuture.supplyAsync(() -> {
+                    try (SocketChannel s = Tcp.accept(server)) {
+                        return loader(StreamFormat.KNOWN_CAPABILITIES).serve(s);
+                    } catch (Exception e) {
+                        return new Received(null, e);
+                    }
+                });
+                SocketChannel ch = Tcp.connect(new HostPort("127.0.0.1", port), Duration.ofSeconds(5));
+                PrecopyLoop.Outcome o;
+                try (StreamSink sink = new StreamSink(ch, ch, "test destination")) {
+                    o = new PrecopyLoop(g, sink, new DowntimePolicy(), new MigrationParameters(),
+                            new MigrationStats(g.ramSize(), 4096), null, 0, Duration.ofSeconds(10)).run();
+                }
+                Received r = dst.get(30, TimeUnit.SECONDS);
+                if (r.guest() != null) {
+                    r.guest().close();
+                }
+                assertThat(r.error()).isNull();
+                assertThat(o.status()).as("migration %d: %s", i, o.message()).isEqualTo(Status.COMPLETED);
+                assertThat(g.isPaused()).as("the source gave its guest up").isTrue();
+            }
+        }
+    }
+
     @Test
     void xbzrleSendsRePagesAsDeltasAndTheRamStillMatches() throws Exception {
         MigrationParameters slow = new MigrationParameters().maxBandwidth(30_000_000).xbzrleCacheSize(32L << 20);
