@@ -36,9 +36,13 @@ import picocli.CommandLine.Option;
                 "Exit status: 0 the guest ran (and passed --verify); 1 the migration failed, 4 the source aborted"
                         + " it (no guest started); 5 the guest's memory check failed."})
 public final class IncomingCommand implements Callable<Integer> {
-    @Option(names = "--listen", required = true, paramLabel = "HOST:PORT", converter = Converters.Address.class,
-            description = "Address to accept the migration on.")
+    @Option(names = "--listen", paramLabel = "HOST:PORT", converter = Converters.Address.class,
+            description = "Address to accept the migration on. Without it (and with --control), the address comes"
+                    + " later with the control command migrate-incoming {\"uri\": \"tcp:HOST:PORT\"}.")
     HostPort listen;
+
+    @picocli.CommandLine.Mixin
+    ControlOptions controlOptions;
 
     @Option(names = "--run-for", paramLabel = "DURATION", converter = Converters.Time.class,
             description = "Let the resumed guest run this long, then stop (default: until interrupted).")
@@ -70,9 +74,61 @@ public final class IncomingCommand implements Callable<Integer> {
     private final PrintStream err = System.err;
     private final CountDownLatch interrupted = new CountDownLatch(1);
 
+    private volatile Guest running;
+
     @Override
     public Integer call() throws Exception {
+        if (listen == null && controlOptions.control == null) {
+            throw new IllegalArgumentException("Missing required option: '--listen=HOST:PORT' (or --control and"
+                    + " migrate-incoming)");
+        }
         IncomingStats stats = new IncomingStats();
+        dev.ferry.control.QmpServer server = controlOptions.open();
+        try {
+            return receive(stats, server);
+        } finally {
+            if (server != null) {
+                server.close();
+            }
+        }
+    }
+
+    private Integer receive(IncomingStats stats, dev.ferry.control.QmpServer qmp) throws Exception {
+        java.util.concurrent.CompletableFuture<HostPort> address = new java.util.concurrent.CompletableFuture<>();
+        if (listen != null) {
+            address.complete(listen);
+        }
+        if (qmp != null) {
+            GuestCommands.register(qmp, () -> running, () -> "inmigrate");
+            qmp.register("query-migrate", a -> {
+                Map<String, Object> m = new LinkedHashMap<>(stats.toMap());
+                m.put("status", switch (stats.status()) {
+                    case "listening" -> "setup";
+                    case "receiving", "verified" -> "active";
+                    case "failed" -> "failed";
+                    default -> "completed";
+                });
+                return m;
+            });
+            qmp.register("migrate-incoming", a -> {
+                String uri = a.path("uri").asText("");
+                if (!uri.startsWith("tcp:")) {
+                    throw dev.ferry.control.QmpError.generic("Invalid incoming URI '" + uri
+                            + "': use tcp:HOST:PORT");
+                }
+                if (address.isDone()) {
+                    throw dev.ferry.control.QmpError.generic("The incoming migration has already been started");
+                }
+                try {
+                    address.complete(HostPort.parse(uri.substring(4)));
+                } catch (IllegalArgumentException e) {
+                    throw dev.ferry.control.QmpError.generic(e.getMessage());
+                }
+                return null;
+            });
+            out.println("control socket on " + qmp.address());
+            out.flush();
+        }
         Map<String, Object> report = new LinkedHashMap<>();
         Runtime.getRuntime().addShutdownHook(Thread.ofPlatform().unstarted(interrupted::countDown));
         Guest guest;
@@ -83,7 +139,13 @@ public final class IncomingCommand implements Callable<Integer> {
             out.printf("preallocated %s of guest RAM in %d ms%n", Units.bytes(prealloc),
                     (System.nanoTime() - t) / 1_000_000);
         }
-        try (ServerSocketChannel server = Tcp.listen(listen)) {
+        HostPort where;
+        try {
+            where = address.get();
+        } catch (InterruptedException e) {
+            return Main.ERROR;
+        }
+        try (ServerSocketChannel server = Tcp.listen(where)) {
             out.println("listening on " + server.getLocalAddress().toString().replaceFirst("^/", ""));
             out.flush();
             SocketChannel socket = Tcp.accept(server);
@@ -111,7 +173,11 @@ public final class IncomingCommand implements Callable<Integer> {
             report.put("guest", guest.descriptor().properties());
             report.put("workload-at-resume", guest.counters());
             guest.resume();
+            running = guest;
             stats.status("running");
+            if (qmp != null) {
+                qmp.emit("MIGRATION", Map.of("status", "completed"));
+            }
             out.printf("guest resumed: %s of RAM, %s%n", Units.bytes(guest.ramSize()), guest.counters());
             out.flush();
             try {

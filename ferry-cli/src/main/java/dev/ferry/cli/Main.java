@@ -13,7 +13,7 @@ import picocli.CommandLine.Command;
         versionProvider = Main.Version.class,
         description = "Live migration, snapshots and replication of running guests.",
         subcommands = {RunCommand.class, IncomingCommand.class, StandbyCommand.class, RestoreCommand.class,
-                InspectCommand.class, DemoCommand.class, BenchCommand.class, ReportCommand.class})
+                InspectCommand.class, CtlCommand.class, DemoCommand.class, BenchCommand.class, ReportCommand.class})
 public final class Main implements Runnable {
     /** Exit statuses shared by the commands. */
     public static final int OK = 0;

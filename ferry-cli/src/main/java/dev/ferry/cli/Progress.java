@@ -6,26 +6,32 @@ package dev.ferry.cli;
 import dev.ferry.precopy.PrecopyLoop;
 import dev.ferry.stats.IterationStats;
 import dev.ferry.stats.MigrationStats;
+import dev.ferry.stats.MigrationStats.Status;
 import dev.ferry.util.Units;
 import java.io.PrintStream;
 import java.util.Locale;
+import java.util.function.Supplier;
 
 /**
- * Shows a migration's progress: on a terminal a status line redrawn four times a second; otherwise one line per
- * round, which reads well in logs.
+ * Shows a migration's progress: on a terminal a status line redrawn four times a second while it runs; otherwise
+ * one line per round, which reads well in logs. Follows whatever migration {@code stats} supplies, from its first
+ * active moment to its end.
  */
 final class Progress implements PrecopyLoop.Listener, AutoCloseable {
-    private final MigrationStats stats;
+    private final Supplier<MigrationStats> stats;
     private final PrintStream out;
     private final boolean terminal;
-    private final Thread ticker;
+    private Thread ticker;
     private volatile boolean done;
 
-    Progress(MigrationStats stats, PrintStream out) {
+    Progress(Supplier<MigrationStats> stats, PrintStream out) {
         this.stats = stats;
         this.out = out;
         this.terminal = System.console() != null && System.console().isTerminal();
-        this.ticker = terminal ? Thread.ofPlatform().daemon().name("progress").start(this::tick) : null;
+    }
+
+    Progress(MigrationStats stats, PrintStream out) {
+        this(() -> stats, out);
     }
 
     private void tick() {
@@ -41,12 +47,28 @@ final class Progress implements PrecopyLoop.Listener, AutoCloseable {
     }
 
     private String line() {
-        var m = stats.toMap();
-        double bw = stats.bandwidth();
-        return String.format(Locale.ROOT, "%-9s round %d  sent %s  remaining %s  %s/s  expected downtime %s",
-                m.get("status"), stats.iterations().size() + 1, Units.bytes(stats.transferred()),
-                Units.bytes(stats.remaining()), bw < 0 ? "?" : Units.bytes((long) bw),
-                stats.expectedDowntimeMillis() < 0 ? "?" : stats.expectedDowntimeMillis() + " ms");
+        MigrationStats s = stats.get();
+        if (s == null) {
+            return "";
+        }
+        double bw = s.bandwidth();
+        int throttle = s.throttle();
+        return String.format(Locale.ROOT, "%-9s round %d  sent %s  remaining %s  %s/s  expected downtime %s%s",
+                s.status().label, s.iterations().size() + 1, Units.bytes(s.transferred()), Units.bytes(s.remaining()),
+                bw < 0 ? "?" : Units.bytes((long) bw),
+                s.expectedDowntimeMillis() < 0 ? "?" : s.expectedDowntimeMillis() + " ms",
+                throttle > 0 ? "  throttle " + throttle + "%" : "");
+    }
+
+    @Override
+    public synchronized void onStatus(Status status) {
+        if (terminal && status == Status.ACTIVE && ticker == null) {
+            done = false;
+            ticker = Thread.ofPlatform().daemon().name("progress").start(this::tick);
+        }
+        if (status == Status.COMPLETED || status == Status.FAILED || status == Status.CANCELLED) {
+            stopTicker();
+        }
     }
 
     @Override
@@ -58,8 +80,7 @@ final class Progress implements PrecopyLoop.Listener, AutoCloseable {
         }
     }
 
-    @Override
-    public void close() {
+    private synchronized void stopTicker() {
         done = true;
         if (ticker != null) {
             ticker.interrupt();
@@ -68,8 +89,14 @@ final class Progress implements PrecopyLoop.Listener, AutoCloseable {
             } catch (InterruptedException e) {
                 Thread.currentThread().interrupt();
             }
+            ticker = null;
             out.print("\r" + line() + "\u001b[K\n");
             out.flush();
         }
+    }
+
+    @Override
+    public void close() {
+        stopTicker();
     }
 }

@@ -61,8 +61,28 @@ public final class RestoreCommand implements Callable<Integer> {
     private final PrintStream err = System.err;
     private final CountDownLatch interrupted = new CountDownLatch(1);
 
+    @picocli.CommandLine.Mixin
+    ControlOptions controlOptions;
+
+    private volatile dev.ferry.guest.Guest running;
+
     @Override
     public Integer call() throws Exception {
+        dev.ferry.control.QmpServer qmp = controlOptions.open();
+        if (qmp != null) {
+            GuestCommands.register(qmp, () -> running, () -> "restore-vm");
+            out.println("control socket on " + qmp.address());
+        }
+        try {
+            return restore();
+        } finally {
+            if (qmp != null) {
+                qmp.close();
+            }
+        }
+    }
+
+    private Integer restore() throws Exception {
         RestoreStats stats = new RestoreStats();
         Map<String, Object> report = new LinkedHashMap<>();
         report.put("file", file.toString());
@@ -99,6 +119,7 @@ public final class RestoreCommand implements Callable<Integer> {
             report.put("guest", guest.descriptor().properties());
             report.put("workload-at-resume", guest.counters());
             guest.resume();
+            running = guest;
             out.printf("guest resumed: %s of RAM, %s%n", Units.bytes(guest.ramSize()), guest.counters());
             out.flush();
             try {

@@ -3,6 +3,9 @@
  */
 package dev.ferry.cli;
 
+import dev.ferry.control.GuestController;
+import dev.ferry.control.QmpError;
+import dev.ferry.control.QmpServer;
 import dev.ferry.guest.RamDump;
 import dev.ferry.guest.inprocess.InProcessGuest;
 import dev.ferry.precopy.MigrationParameters;
@@ -54,6 +57,15 @@ public final class RunCommand implements Callable<Integer> {
     @Mixin
     ReplicationOptions replicationOptions;
 
+    @Mixin
+    ControlOptions controlOptions;
+
+    @Option(names = "--calc-dirty-rate", paramLabel = "DURATION", converter = Converters.Time.class,
+            description = "Before migrating, measure how the guest dirties memory for this long and predict how the"
+                    + " migration will go (with and without XBZRLE) at --max-bandwidth (1 GB/s if unlimited) and"
+                    + " --downtime-limit.")
+    Duration calcDirtyRate;
+
     @Option(names = "--migrate-to", paramLabel = "HOST:PORT", converter = Converters.Address.class,
             description = "Migrate the guest live to a destination started with 'ferry incoming'.")
     HostPort migrateTo;
@@ -99,7 +111,7 @@ public final class RunCommand implements Callable<Integer> {
     private final PrintStream err = System.err;
     private final CountDownLatch interrupted = new CountDownLatch(1);
     private final CountDownLatch finished = new CountDownLatch(1);
-    private volatile PrecopyLoop running;
+    private volatile GuestController controller;
     private volatile int exitStatus = Main.ERROR;
     private long guestRam;
 
@@ -116,53 +128,144 @@ public final class RunCommand implements Callable<Integer> {
         guestRam = guest.ramSize();
         Map<String, Object> report = new LinkedHashMap<>();
         report.put("guest", guest.descriptor().properties());
-        Runtime.getRuntime().addShutdownHook(Thread.ofPlatform().unstarted(this::onSignal));
-        guest.resume();
-        out.printf("guest running: %s of RAM, workload %s on %d vCPU(s)%n", Units.bytes(guest.ramSize()),
-                guestOptions.workload, guestOptions.vcpus);
-        if (replicationOptions.replicateTo != null) {
-            return replicate(guest, report, start, policy, params);
-        }
-        if (migrateTo == null && saveTo == null) {
-            waitUntil(start, runFor);
-            return finish(guest, report, null, Main.OK);
-        }
-        long migrateAt = System.nanoTime() + migrateAfter.toNanos();
-        dev.ferry.precopy.Warmup.run();
-        if (waitFor(migrateAt - System.nanoTime())) {
-            return finish(guest, report, null, Main.OK);
-        }
-        MigrationStats stats = new MigrationStats(guest.ramSize(), dev.ferry.memory.Pages.SIZE);
-        PrecopyLoop.Outcome outcome = saveTo != null
-                ? save(guest, saveTo, mappedRam, directIo, migrationOptions.capabilities(), policy, params, stats, out,
-                        loop -> running = loop)
-                : migrate(guest, migrateTo, policy, params, migrationOptions.capabilities(), stats, out,
-                        loop -> running = loop);
-        running = null;
-        report.put("migration", stats.toMap());
-        report.put("workload-at-switchover", guest.counters());
-        String what = saveTo != null ? "save" : "migration";
-        if (outcome.completed()) {
-            if (dumpRam != null) {
-                RamDump.write(guest, dumpRam);
+        GuestController[] holder = new GuestController[1];
+        GuestController controller = new GuestController(guest, new CliTargets(guest, () -> holder[0].directIo()),
+                params, policy, migrationOptions.policies.isEmpty() ? "downtime"
+                        : String.join("+", migrationOptions.policies))
+                .capability("xbzrle", migrationOptions.xbzrle).capability("mapped-ram", mappedRam).directIo(directIo);
+        holder[0] = controller;
+        this.controller = controller;
+        Progress progress = new Progress(controller::stats, out);
+        controller.listener(progress);
+        QmpServer server = controlOptions.open();
+        try (progress) {
+            if (server != null) {
+                controller.register(server);
+                ReplicationControl.register(server, guest, replicationOptions, policy, params, out, err);
+                out.println("control socket on " + server.address());
             }
-            printSummary(stats, what);
-            if (saveTo != null) {
-                report.put("save", describeSave());
-            }
-            return finish(guest, report, stats, Main.OK);
-        }
-        err.println("ferry run: " + what + " " + (outcome.status() == Status.CANCELLED ? "aborted" : "failed") + ": "
-                + outcome.message());
-        err.println("ferry run: the guest keeps running here");
-        if (dumpRam != null) {
-            guest.pause();
-            RamDump.write(guest, dumpRam);
+            Runtime.getRuntime().addShutdownHook(Thread.ofPlatform().unstarted(this::onSignal));
             guest.resume();
+            out.printf("guest running: %s of RAM, workload %s on %d vCPU(s)%n", Units.bytes(guest.ramSize()),
+                    guestOptions.workload, guestOptions.vcpus);
+            out.flush();
+            if (replicationOptions.replicateTo != null) {
+                return replicate(guest, report, start, policy, params);
+            }
+            if (calcDirtyRate != null) {
+                report.put("dirty-rate", measureDirtyRate(guest, params));
+            }
+            if (migrateTo != null || saveTo != null) {
+                long migrateAt = System.nanoTime() + migrateAfter.toNanos();
+                dev.ferry.precopy.Warmup.run();
+                if (waitFor(migrateAt - System.nanoTime())) {
+                    return finish(guest, report, null, Main.OK);
+                }
+                out.println(describeStart(policy, params));
+                try {
+                    controller.migrate(migrateTo != null ? "tcp:" + migrateTo : "file:" + saveTo);
+                } catch (QmpError e) {
+                    // Already reported as a finished (failed) migration: handled below.
+                }
+            }
+            return awaitEnd(guest, report, start, controller);
+        } finally {
+            if (server != null) {
+                server.close();
+            }
         }
-        int status = outcome.status() == Status.CANCELLED ? Main.MIGRATION_ABORTED : Main.MIGRATION_FAILED;
-        waitUntil(start, runFor);
-        return finish(guest, report, stats, status);
+    }
+
+    /**
+     * Waits for the end: a migration that completed (the guest is handed over: exit 0), or {@code --run-for}, or a
+     * signal. A migration that fails or is aborted is reported at once; the guest keeps running until then, and the
+     * exit status says how the last migration ended.
+     */
+    private int awaitEnd(InProcessGuest guest, Map<String, Object> report, long start, GuestController controller)
+            throws Exception {
+        long deadline = runFor == null ? Long.MAX_VALUE : start + runFor.toNanos();
+        GuestController.Finished last = null;
+        while (true) {
+            boolean over = interrupted.getCount() == 0 || System.nanoTime() >= deadline;
+            // A migration that ended is handled even when the time is up (it may have ended just now).
+            GuestController.Finished f = controller.awaitFinished(over ? Duration.ZERO : Duration.ofMillis(100));
+            if (f == null) {
+                if (over) {
+                    break;
+                }
+                continue;
+            }
+            last = f;
+            report.put("migration", f.stats().toMap());
+            report.put("workload-at-switchover", guest.counters());
+            boolean save = f.uri().startsWith("file:");
+            String what = save ? "save" : "migration";
+            PrecopyLoop.Outcome outcome = f.outcome();
+            if (outcome.completed()) {
+                if (dumpRam != null && controller.migratedAway()) {
+                    RamDump.write(guest, dumpRam);
+                }
+                printSummary(f.stats(), what, save ? Path.of(f.uri().substring(5)) : null);
+                if (save) {
+                    report.put("save", describeSave(Path.of(f.uri().substring(5)), controller));
+                }
+                if (controller.migratedAway()) {
+                    return finish(guest, report, f.stats(), Main.OK);
+                }
+                continue; // a snapshot: the guest goes on here
+            }
+            err.println("ferry run: " + what + " " + (outcome.status() == Status.CANCELLED ? "aborted" : "failed")
+                    + ": " + outcome.message());
+            err.println("ferry run: the guest keeps running here");
+            err.flush();
+            if (dumpRam != null) {
+                guest.pause();
+                RamDump.write(guest, dumpRam);
+                guest.resume();
+            }
+            if (migrateTo != null || saveTo != null) {
+                // The command line asked for one migration: it ended; wait out --run-for (or a signal).
+                waitUntil(start, runFor);
+                break;
+            }
+        }
+        controller.cancel("the process is exiting");
+        int status = Main.OK;
+        if (last != null && !last.outcome().completed()) {
+            status = last.outcome().status() == Status.CANCELLED ? Main.MIGRATION_ABORTED : Main.MIGRATION_FAILED;
+        }
+        return finish(guest, report, last == null ? null : last.stats(), status);
+    }
+
+    private String describeStart(PrecopyPolicy policy, MigrationParameters params) {
+        String where = migrateTo != null ? "migrating to " + migrateTo : "saving to " + saveTo + " ("
+                + (mappedRam ? "mapped-ram" + (directIo ? ", O_DIRECT" : "") : "sequential stream") + ")";
+        return where + " with policy " + policy.describe() + ", downtime-limit " + params.downtimeLimitMillis()
+                + " ms, max-bandwidth " + (params.maxBandwidth() == 0 ? "unlimited" : params.maxBandwidth() + " B/s")
+                + (migrationOptions.xbzrle ? ", xbzrle (cache " + Units.bytes(params.xbzrleCacheSize()) + ")" : "")
+                + (params.autoConverge() ? ", auto-converge" : "");
+    }
+
+    /** {@code --calc-dirty-rate}: measures the guest, prints the prediction for this migration's parameters. */
+    private Map<String, Object> measureDirtyRate(InProcessGuest guest, MigrationParameters params)
+            throws InterruptedException {
+        out.println("measuring the dirty rate for " + calcDirtyRate.toMillis() + " ms...");
+        dev.ferry.precopy.DirtyRateMeasurement m = GuestController.measureDirtyRate(guest, calcDirtyRate);
+        Map<String, Object> r = new LinkedHashMap<>(m.toMap());
+        Map<String, Object> p = GuestController.predictions(m, params);
+        r.put("prediction", p);
+        out.printf(java.util.Locale.ROOT, "dirty rate %.1f MB/s (%s of distinct pages in %d ms)%n",
+                m.dirtyRateMBps(), Units.bytes(m.workingSet().pages()[m.workingSet().pages().length - 1] * 4096),
+                calcDirtyRate.toMillis());
+        for (String k : new String[] {"without-xbzrle", "with-xbzrle"}) {
+            @SuppressWarnings("unchecked")
+            Map<String, Object> v = (Map<String, Object>) p.get(k);
+            out.println("prediction " + k + " at " + p.get("bandwidth") + " B/s, " + p.get("downtime-limit")
+                    + " ms: " + (Boolean.TRUE.equals(v.get("converges")) ? "converges in " + v.get("total-time-ms")
+                    + " ms, " + v.get("rounds") + " rounds, downtime " + v.get("downtime-ms") + " ms"
+                    : "does not converge") + " (" + v.get("reason") + ")");
+        }
+        return r;
     }
 
     private int replicate(InProcessGuest guest, Map<String, Object> report, long start, PrecopyPolicy policy,
@@ -173,6 +276,7 @@ public final class RunCommand implements Callable<Integer> {
             return finish(guest, report, null, Main.OK);
         }
         Replicate.Started r = Replicate.start(guest, replicationOptions, policy, params, out, err);
+        ReplicationControl.started(r);
         if (r.failure() != null) {
             err.println("ferry run: replication could not start: " + r.failure()
                     + "; the guest keeps running here, unprotected");
@@ -259,14 +363,14 @@ public final class RunCommand implements Callable<Integer> {
         }
     }
 
-    private Map<String, Object> describeSave() throws java.io.IOException {
+    private Map<String, Object> describeSave(Path file, GuestController c) throws java.io.IOException {
         Map<String, Object> m = new LinkedHashMap<>();
-        m.put("file", saveTo.toString());
-        m.put("format", mappedRam ? "mapped-ram" : "stream");
-        m.put("direct-io", directIo);
-        if (java.nio.file.Files.isRegularFile(saveTo)) {
-            m.put("file-size", java.nio.file.Files.size(saveTo));
-            long allocated = FileSpace.allocated(saveTo);
+        m.put("file", file.toString());
+        m.put("format", c.capabilities().get("mapped-ram") ? "mapped-ram" : "stream");
+        m.put("direct-io", c.directIo());
+        if (java.nio.file.Files.isRegularFile(file)) {
+            m.put("file-size", java.nio.file.Files.size(file));
+            long allocated = FileSpace.allocated(file);
             if (allocated >= 0) {
                 m.put("allocated-bytes", allocated);
             }
@@ -301,19 +405,19 @@ public final class RunCommand implements Callable<Integer> {
         }
     }
 
-    private void printSummary(MigrationStats stats, String what) throws java.io.IOException {
+    private void printSummary(MigrationStats stats, String what, Path savedTo) throws java.io.IOException {
         var m = stats.toMap();
         @SuppressWarnings("unchecked")
         var ram = (Map<String, Object>) m.get("ram");
         out.printf("%s completed in %d ms: downtime %.1f ms, %d rounds, %s %s (%s pages normal, %s zero),"
                         + " %s Mbit/s%n", what, stats.totalTimeMillis(), stats.downtimeMillisPrecise(),
-                stats.iterations().size(), Units.bytes(stats.transferred()), saveTo != null ? "written" : "sent",
+                stats.iterations().size(), Units.bytes(stats.transferred()), savedTo != null ? "written" : "sent",
                 ram.get("normal"), ram.get("duplicate"), ram.get("mbps"));
-        if (saveTo != null && java.nio.file.Files.isRegularFile(saveTo)) {
-            long size = java.nio.file.Files.size(saveTo);
-            long allocated = FileSpace.allocated(saveTo);
-            out.printf("saved %s (%s): file size %d bytes (%s), %s on disk; guest RAM %d bytes (%s)%n", saveTo,
-                    mappedRam ? "mapped-ram" : "stream", size, Units.bytes(size),
+        if (savedTo != null && java.nio.file.Files.isRegularFile(savedTo)) {
+            long size = java.nio.file.Files.size(savedTo);
+            long allocated = FileSpace.allocated(savedTo);
+            out.printf("saved %s (%s): file size %d bytes (%s), %s on disk; guest RAM %d bytes (%s)%n", savedTo,
+                    controller.capabilities().get("mapped-ram") ? "mapped-ram" : "stream", size, Units.bytes(size),
                     allocated < 0 ? "unknown" : Units.bytes(allocated), guestRam, Units.bytes(guestRam));
         }
     }
@@ -350,9 +454,9 @@ public final class RunCommand implements Callable<Integer> {
         if (finished.getCount() == 0) {
             return; // a normal exit, not a signal
         }
-        PrecopyLoop loop = running;
-        if (loop != null) {
-            loop.requestAbort("interrupted by a signal");
+        GuestController c = controller;
+        if (c != null) {
+            c.cancel("interrupted by a signal");
         }
         interrupted.countDown();
         try {

@@ -62,6 +62,12 @@ public final class StandbyCommand implements Callable<Integer> {
             description = "Size of one staging slab (default ${DEFAULT-VALUE}).")
     long slabSize;
 
+    @picocli.CommandLine.Mixin
+    ControlOptions controlOptions;
+
+    private volatile Guest running;
+    private volatile WatchedChannel primary;
+
     private final PrintStream out = System.out;
     private final PrintStream err = System.err;
     private final CountDownLatch interrupted = new CountDownLatch(1);
@@ -75,6 +81,37 @@ public final class StandbyCommand implements Callable<Integer> {
         IncomingStats seed = new IncomingStats();
         StandbyStats stats = new StandbyStats();
         Map<String, Object> report = new LinkedHashMap<>();
+        dev.ferry.control.QmpServer qmp = controlOptions.open();
+        try {
+            return serve(seed, stats, report, qmp);
+        } finally {
+            if (qmp != null) {
+                qmp.close();
+            }
+        }
+    }
+
+    private Integer serve(IncomingStats seed, StandbyStats stats, Map<String, Object> report,
+            dev.ferry.control.QmpServer qmp) throws Exception {
+        if (qmp != null) {
+            GuestCommands.register(qmp, () -> running, () -> "inmigrate");
+            qmp.register("x-ferry-query-replication", a -> stats.toMap());
+            qmp.register("x-ferry-failover", a -> {
+                WatchedChannel c = primary;
+                if (c == null || running != null) {
+                    throw dev.ferry.control.QmpError.generic("No replication to fail over from");
+                }
+                // Closing the connection is what the primary's death looks like: the standby takes over.
+                try {
+                    c.close();
+                } catch (java.io.IOException e) {
+                    throw dev.ferry.control.QmpError.generic("cannot close the replication connection: "
+                            + e.getMessage());
+                }
+                return null;
+            });
+            out.println("control socket on " + qmp.address());
+        }
         Warmup.run();
         Standby.Outcome outcome;
         try (ServerSocketChannel server = Tcp.listen(listen)) {
@@ -85,6 +122,7 @@ public final class StandbyCommand implements Callable<Integer> {
             out.println("replication from primary " + peer);
             out.flush();
             WatchedChannel channel = new WatchedChannel(socket, "primary " + peer, Duration.ofMillis(heartbeatTimeout));
+            primary = channel;
             try {
                 outcome = new Standby(new FrameReader(channel, "replication stream from " + peer), channel, seed,
                         stats).run(slabSize);
@@ -107,7 +145,11 @@ public final class StandbyCommand implements Callable<Integer> {
             out.println("primary lost: " + outcome.reason());
             out.println("failover: resuming the guest from checkpoint " + outcome.committed());
             guest.resume();
+            running = guest;
             stats.failoverTook((System.nanoTime() - t0) / 1_000_000);
+            if (qmp != null) {
+                qmp.emit("FERRY_FAILOVER", Map.of("checkpoint", outcome.committed(), "reason", outcome.reason()));
+            }
             if (guest instanceof InProcessGuest g && g.netDevice() != null) {
                 if (g.netDevice().awaitBound(30, TimeUnit.SECONDS)) {
                     out.println("serving port " + g.netDevice().port());

@@ -119,7 +119,26 @@ public final class GuestController {
     // Migration
 
     /** Starts a migration to {@code uri} in the background; the result arrives at {@link #awaitFinished}. */
-    public synchronized void migrate(String uri) throws QmpError {
+    public void migrate(String uri) throws QmpError {
+        migrate(uri, false, capabilities());
+    }
+
+    /**
+     * Saves a live snapshot to {@code file} and lets the guest run on afterwards (where {@code migrate file:} stops
+     * it, as a migration does). {@code mappedRam} null means the capability's setting.
+     */
+    public void snapshot(String file, Boolean mappedRam) throws QmpError {
+        Map<String, Boolean> caps = capabilities();
+        if (mappedRam != null) {
+            caps.put("mapped-ram", mappedRam);
+            if (mappedRam && caps.get("xbzrle")) {
+                throw QmpError.generic("Mapped-ram migration is incompatible with xbzrle");
+            }
+        }
+        migrate("file:" + file, true, caps);
+    }
+
+    private synchronized void migrate(String uri, boolean keepRunning, Map<String, Boolean> caps) throws QmpError {
         if (job != null) {
             throw QmpError.generic("There's a migration process in progress");
         }
@@ -129,11 +148,10 @@ public final class GuestController {
         if (!uri.startsWith("tcp:") && !uri.startsWith("file:")) {
             throw QmpError.generic("Invalid migration URI '" + uri + "': use tcp:HOST:PORT or file:PATH");
         }
-        if (capabilities.get("mapped-ram") && !uri.startsWith("file:")) {
+        if (caps.get("mapped-ram") && !uri.startsWith("file:")) {
             throw QmpError.generic("mapped-ram migration needs a file: URI (a seekable target)");
         }
         MigrationStats stats = new MigrationStats(guest.ramSize(), Pages.SIZE);
-        Map<String, Boolean> caps = capabilities();
         params.autoConverge(caps.get("auto-converge"));
         int streamCaps = caps.get("xbzrle") ? StreamFormat.CAP_XBZRLE : 0;
         CompletableFuture<Boolean> gate = caps.get("pause-before-switchover") ? new CompletableFuture<>() : null;
@@ -153,6 +171,12 @@ public final class GuestController {
         }
         PrecopyLoop loop = new PrecopyLoop(guest, sink, p, params, stats, new Events(), streamCaps,
                 COMPLETION_TIMEOUT);
+        if (keepRunning) {
+            loop.switchover((g, s) -> {
+                s.handover();
+                return true; // a snapshot: the guest goes on here
+            });
+        }
         if (gate != null) {
             loop.preSwitchover(() -> {
                 try {
@@ -337,6 +361,21 @@ public final class GuestController {
             Args.only(a, Set.of("value"));
             long v = Args.integer(a, "value", Pages.SIZE, 1L << 40);
             params.xbzrleCacheSize(v);
+            return null;
+        });
+        s.register("x-ferry-save", a -> {
+            Args.only(a, Set.of("file", "mapped-ram", "direct-io"));
+            String file = Args.string(a, "file", null);
+            Boolean direct = Args.bool(a, "direct-io");
+            if (direct != null) {
+                directIo = direct;
+            }
+            snapshot(file, Args.bool(a, "mapped-ram"));
+            return null;
+        });
+        s.register("x-ferry-xbzrle-cache-resize", a -> {
+            Args.only(a, Set.of("size"));
+            params.xbzrleCacheSize(Args.integer(a, "size", Pages.SIZE, 1L << 40));
             return null;
         });
         s.register("calc-dirty-rate", this::calcDirtyRate);
