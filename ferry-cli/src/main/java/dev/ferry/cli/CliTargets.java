@@ -34,7 +34,7 @@ final class CliTargets implements GuestController.Targets {
         if (uri.startsWith("tcp:")) {
             HostPort target = HostPort.parse(uri.substring(4));
             WatchedChannel channel = new WatchedChannel(Tcp.connect(target, RunCommand.CONNECT_TIMEOUT),
-                    "destination " + target, RunCommand.PEER_TIMEOUT);
+                    "destination " + target, RunCommand.PEER_TIMEOUT).watchReads(false);
             return new StreamSink(channel, channel, "destination " + target);
         }
         Path file = Path.of(uri.substring(5));

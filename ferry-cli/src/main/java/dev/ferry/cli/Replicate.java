@@ -54,7 +54,8 @@ final class Replicate {
             return new Started(null, stats, seed, e.getMessage());
         }
         String peer = "standby " + o.replicateTo;
-        WatchedChannel channel = new WatchedChannel(socket, peer, RunCommand.PEER_TIMEOUT);
+        // Unwatched reads during the seed (the standby is silent until it completes); the checkpointer watches them.
+        WatchedChannel channel = new WatchedChannel(socket, peer, RunCommand.PEER_TIMEOUT).watchReads(false);
         Checkpointer checkpointer = new Checkpointer(guest, channel, peer, o.checkpointInterval, buffering,
                 o.slabSize, stats, reason -> {
                     err.println("ferry run: replication ended: " + reason + "; the guest keeps running, unprotected");

@@ -118,7 +118,23 @@ public final class RunCommand implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         long start = System.nanoTime();
-        PrecopyPolicy policy = migrationOptions.policy();
+        // The control socket first: the external policy answers through it.
+        QmpServer server = controlOptions.open();
+        if (server != null) {
+            dev.ferry.control.ExternalPolicy.install(server);
+        }
+        PrecopyPolicy policy;
+        try {
+            policy = migrationOptions.policy();
+        } catch (IllegalArgumentException e) {
+            if (server != null) {
+                server.close();
+            }
+            if (e.getMessage().contains("unknown policy 'external'")) {
+                throw new IllegalArgumentException("policy 'external' needs a control socket (--control)");
+            }
+            throw e;
+        }
         MigrationParameters params = migrationOptions.parameters();
         checkSaveOptions();
         if (saveTo != null && isStandardOutput(saveTo)) {
@@ -137,7 +153,6 @@ public final class RunCommand implements Callable<Integer> {
         this.controller = controller;
         Progress progress = new Progress(controller::stats, out);
         controller.listener(progress);
-        QmpServer server = controlOptions.open();
         try (progress) {
             if (server != null) {
                 controller.register(server);
@@ -395,7 +410,7 @@ public final class RunCommand implements Callable<Integer> {
             stats.status(Status.FAILED);
             return new PrecopyLoop.Outcome(Status.FAILED, e.getMessage());
         }
-        WatchedChannel channel = new WatchedChannel(socket, "destination " + target, PEER_TIMEOUT);
+        WatchedChannel channel = new WatchedChannel(socket, "destination " + target, PEER_TIMEOUT).watchReads(false);
         try (StreamSink sink = new StreamSink(channel, channel, "destination " + target);
                 Progress progress = new Progress(stats, out)) {
             PrecopyLoop loop = new PrecopyLoop(guest, sink, policy, params, stats, progress, capabilities,

@@ -37,6 +37,49 @@ public final class ExternalPolicy implements PrecopyPolicy {
     private volatile long answered;
     private volatile long fellBack;
 
+    /** The policy the command x-ferry-policy-decide answers (the last one made). */
+    private static final java.util.concurrent.atomic.AtomicReference<ExternalPolicy> CURRENT =
+            new java.util.concurrent.atomic.AtomicReference<>();
+
+    /**
+     * Makes {@code --policy external[,deadline=1s][,every=round|batch][,fallback=SPEC]} mean a controller on
+     * {@code server}, and registers {@code x-ferry-policy-decide {id, decision}} there. Call before parsing
+     * policies. In the fallback spec, write ';' for ',' (it is itself an option value).
+     */
+    public static void install(QmpServer server) {
+        dev.ferry.policy.Policies.register("external", o -> {
+            Duration deadline = o.duration("deadline", Duration.ofSeconds(1));
+            String every = o.string("every", "round");
+            String fallback = o.string("fallback", "downtime");
+            o.requireAllUsed("deadline, every, fallback");
+            if (!every.equals("round") && !every.equals("batch")) {
+                throw new IllegalArgumentException("policy 'external': every must be round or batch");
+            }
+            ExternalPolicy p = new ExternalPolicy(server, dev.ferry.policy.Policies.parse(fallback.replace(';', ',')),
+                    deadline, every.equals("batch"));
+            CURRENT.set(p);
+            return p;
+        });
+        server.register("x-ferry-policy-decide", a -> {
+            Args.only(a, java.util.Set.of("id", "decision"));
+            long id = Args.integer(a, "id", 1, Long.MAX_VALUE);
+            String d = Args.string(a, "decision", null);
+            Decision decision = switch (d) {
+                case "continue" -> Decision.CONTINUE_PRECOPY;
+                case "stop-and-copy" -> Decision.STOP_AND_COPY;
+                case "abort" -> Decision.ABORT;
+                default -> throw QmpError.generic("decision must be continue, stop-and-copy or abort, not '" + d
+                        + "'");
+            };
+            ExternalPolicy p = CURRENT.get();
+            if (p == null) {
+                throw QmpError.generic("no migration uses the external policy");
+            }
+            p.answer(id, decision);
+            return null;
+        });
+    }
+
     public ExternalPolicy(QmpServer server, PrecopyPolicy fallback, Duration deadline, boolean everyBatch) {
         this.server = server;
         this.fallback = fallback;

@@ -7,7 +7,6 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.ferry.guest.Guest;
 import dev.ferry.memory.Pages;
-import dev.ferry.policy.Decision;
 import dev.ferry.policy.Policies;
 import dev.ferry.policy.PrecopyPolicy;
 import dev.ferry.precopy.DirtyRateMeasurement;
@@ -18,7 +17,6 @@ import dev.ferry.stats.IterationStats;
 import dev.ferry.stats.MigrationStats;
 import dev.ferry.stats.MigrationStats.Status;
 import dev.ferry.stream.StreamFormat;
-import dev.ferry.util.Options;
 import dev.ferry.xbzrle.XbzrleCodec;
 import java.io.IOException;
 import java.lang.foreign.MemorySegment;
@@ -256,6 +254,9 @@ public final class GuestController {
 
         @Override
         public void onStatus(Status s) {
+            if (s == Status.COMPLETED && guest.isPaused()) {
+                migratedAway = true; // handed over (a snapshot that keeps the guest running is not)
+            }
             emitStatus(s);
             listener.onStatus(s);
         }
@@ -267,7 +268,6 @@ public final class GuestController {
     /** Registers this controller's commands on {@code s}, which also receives its events. */
     public void register(QmpServer s) {
         this.server = s;
-        Policies.register("external", o -> externalPolicy(s, o));
         s.register("query-status", a -> {
             Map<String, Object> m = new LinkedHashMap<>();
             Status st = job != null ? job.stats().status() : null;
@@ -478,33 +478,6 @@ public final class GuestController {
             policySpec = spec;
         }
         return null;
-    }
-
-    private PrecopyPolicy externalPolicy(QmpServer s, Options o) {
-        Duration deadline = o.duration("deadline", Duration.ofSeconds(1));
-        String every = o.string("every", "round");
-        String fallback = o.string("fallback", "downtime");
-        o.requireAllUsed("deadline, every, fallback");
-        if (!every.equals("round") && !every.equals("batch")) {
-            throw new IllegalArgumentException("policy 'external': every must be round or batch");
-        }
-        ExternalPolicy p = new ExternalPolicy(s, Policies.parse(fallback.replace(';', ',')), deadline,
-                every.equals("batch"));
-        s.register("x-ferry-policy-decide", a -> {
-            Args.only(a, Set.of("id", "decision"));
-            long id = Args.integer(a, "id", 1, Long.MAX_VALUE);
-            String d = Args.string(a, "decision", null);
-            Decision decision = switch (d) {
-                case "continue" -> Decision.CONTINUE_PRECOPY;
-                case "stop-and-copy" -> Decision.STOP_AND_COPY;
-                case "abort" -> Decision.ABORT;
-                default -> throw QmpError.generic("decision must be continue, stop-and-copy or abort, not '" + d
-                        + "'");
-            };
-            p.answer(id, decision);
-            return null;
-        });
-        return p;
     }
 
     // ---------------------------------------------------------------------------------------------------------

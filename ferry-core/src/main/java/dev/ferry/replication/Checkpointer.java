@@ -100,6 +100,9 @@ public final class Checkpointer implements Runnable {
     }
 
     public void start() {
+        if (channel instanceof dev.ferry.transport.WatchedChannel w) {
+            w.watchReads(true); // from now on every checkpoint is answered: a silent standby is a lost one
+        }
         stats.status("protecting");
         thread.start();
     }

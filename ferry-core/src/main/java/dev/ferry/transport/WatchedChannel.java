@@ -24,6 +24,7 @@ public final class WatchedChannel implements ByteChannel {
     private volatile long readSince;
     private volatile long writeSince;
     private volatile String fired;
+    private volatile boolean watchReads = true;
     private final Thread watchdog;
 
     public WatchedChannel(ByteChannel channel, String peer, Duration timeout) {
@@ -40,7 +41,7 @@ public final class WatchedChannel implements ByteChannel {
             long r = readSince;
             long w = writeSince;
             String what = null;
-            if (r != 0 && now - r > timeoutNanos) {
+            if (r != 0 && watchReads && now - r > timeoutNanos) {
                 what = "nothing received from " + peer;
             } else if (w != 0 && now - w > timeoutNanos) {
                 what = peer + " accepted no data";
@@ -55,6 +56,19 @@ public final class WatchedChannel implements ByteChannel {
                 return;
             }
         }
+    }
+
+    /**
+     * Whether a read that waits longer than the timeout means the peer is lost (the default). A migration source
+     * turns it off: its destination says nothing until the completion, however long precopy takes; a stalled
+     * destination shows as writes that make no progress.
+     */
+    public WatchedChannel watchReads(boolean on) {
+        this.watchReads = on;
+        if (on) {
+            readSince = readSince == 0 ? 0 : System.nanoTime();
+        }
+        return this;
     }
 
     @Override
