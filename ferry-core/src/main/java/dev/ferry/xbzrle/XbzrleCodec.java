@@ -119,13 +119,6 @@ public final class XbzrleCodec {
         if (dstLimit < 2) {
             return OVERFLOW; // QEMU checks for two free bytes before it looks at the page
         }
-        // Sparse pages (a few runs: a counter, a flag, a pointer rewritten) go one run at a time:
-        // the vectorised mismatch skips each zero run at memory speed and the page is read once.
-        // A page with more runs than that is worth falls through to the bitmap passes below.
-        int sparse = encodeSparse(old, oldOffset, cur, curOffset, length, dst, dstOffset, dstLimit);
-        if (sparse != TOO_MANY_RUNS) {
-            return sparse;
-        }
         // Pass 1: is anything different? A plain counted loop, which the JIT vectorises: it finds
         // unchanged pages at memory speed and, for the others, pulls both pages into the L1 cache
         // with many loads in flight, ahead of the run search below, whose loads depend on branches.
@@ -518,66 +511,6 @@ public final class XbzrleCodec {
             any |= old.get(BYTE, oo + p) ^ cur.get(BYTE, co + p);
         }
         return any;
-    }
-
-    /** Runs the sparse path gives up after: beyond them the bitmap passes are faster. */
-    private static final int SPARSE_RUNS = 24;
-    private static final int TOO_MANY_RUNS = -2;
-    private static final long ONES = 0x0101010101010101L;
-    private static final long HIGHS = 0x8080808080808080L;
-
-    /**
-     * Encodes a page with few runs: each zero run found with {@link MemorySegment#mismatch}, each
-     * non-zero run's end with a word-at-a-time search for an equal byte (a zero byte of the XOR).
-     * Returns the result as {@link #encode} does, or {@link #TOO_MANY_RUNS} after
-     * {@link #SPARSE_RUNS} runs (nothing it wrote then matters). Overflow checks in QEMU's order.
-     */
-    private static int encodeSparse(MemorySegment old, long oo, MemorySegment cur, long co, int length,
-                                    MemorySegment dst, long dstOffset, int dstLimit) {
-        int d = 0;
-        int i = 0;
-        for (int runs = 0; runs < SPARSE_RUNS; runs++) {
-            long m = MemorySegment.mismatch(old, oo + i, oo + length, cur, co + i, co + length);
-            if (m < 0) {
-                return d; // the rest is equal: the trailing zero run is not written (or unchanged: 0)
-            }
-            int z = i + (int) m;
-            // Non-zero run [z, e): find the first equal byte after z.
-            int e = z + 1;
-            while (e + 8 <= length) {
-                long x = old.get(LONG, oo + e) ^ cur.get(LONG, co + e);
-                long zeros = (x - ONES) & ~x & HIGHS; // lowest set flag: the first equal byte
-                if (zeros != 0) {
-                    e += Long.numberOfTrailingZeros(zeros) >>> 3;
-                    break;
-                }
-                e += 8;
-            }
-            if (e + 8 > length) {
-                while (e < length && old.get(BYTE, oo + e) != cur.get(BYTE, co + e)) {
-                    e++;
-                }
-            }
-            int zrun = z - i;
-            int n = e - z;
-            if ((zrun | n) < 0x80 && n <= 6 && d + 8 <= dstLimit && z + 8 <= length) {
-                dst.set(LONG, dstOffset + d, zrun | (n << 8) | (cur.get(LONG, co + z) << 16));
-                d += 2 + n;
-            } else {
-                d = emit(cur, co, length, dst, dstOffset, dstLimit, d, zrun, z, n);
-                if (d < 0) {
-                    return OVERFLOW;
-                }
-            }
-            if (e >= length) {
-                return d;
-            }
-            if (d + 2 > dstLimit) {
-                return OVERFLOW; // QEMU's check before each zero run
-            }
-            i = e;
-        }
-        return TOO_MANY_RUNS;
     }
 
     /** Writes a run length (at most 14 bits) as ULEB128 at {@code base + d}; returns the new d. */
