@@ -19,7 +19,7 @@ run() { # label, mode label, workload, memory, extra args...
   until grep -q "listening on" "$work/in.log" 2>/dev/null; do sleep 0.1; done
   ./ferry run --memory "$memory" --workload "$workload" --migrate-to 127.0.0.1:$port --migrate-after 1s \
     --calc-dirty-rate 2s --max-bandwidth 50000000 --downtime-limit 300 \
-    --policy downtime,timeout=30s,on-timeout=abort --run-for 34s --stats-json "$work/s.json" "$@" \
+    --policy downtime,timeout=30s,on-timeout=abort --run-for 40s --stats-json "$work/s.json" "$@" \
     >"$work/out.log" 2>&1 || true
   wait 2>/dev/null || true
   python3 - "$work/s.json" "$label" "$mode" "$*" <<'PY'
@@ -39,7 +39,7 @@ PY
 }
 run "memtest 150M (1-100 MiB)" precopy memtest 150M
 run "memtest 150M (1-100 MiB)" xbzrle memtest 150M --xbzrle --xbzrle-cache-size 256M
-run "memtest 150M (1-100 MiB)" auto-converge memtest 150M --auto-converge
+run "memtest 150M (1-100 MiB)" auto-converge memtest 150M --auto-converge --cpu-throttle-initial 80 --cpu-throttle-increment 19
 run "seed 150M (16 MiB buffer)" precopy seed 150M
 run "seed 150M (16 MiB buffer)" xbzrle seed 150M --xbzrle --xbzrle-cache-size 256M
 run "random 256M, 4 KiB, 2000/s" precopy random,size=4096,wss=200M,hot-share=0 256M --rate 2000

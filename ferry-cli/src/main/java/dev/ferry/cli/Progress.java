@@ -13,9 +13,10 @@ import java.util.Locale;
 import java.util.function.Supplier;
 
 /**
- * Shows a migration's progress: on a terminal a status line redrawn four times a second while it runs; otherwise
- * one line per round, which reads well in logs. Follows whatever migration {@code stats} supplies, from its first
- * active moment to its end.
+ * Shows a migration's progress: on a terminal a progress bar (me.tongfei's progressbar) of the share of the bytes
+ * sent so far over those sent plus those still to send, with the round, bandwidth and expected downtime beside it,
+ * redrawn four times a second; otherwise one line per round, which reads well in logs. Follows whatever migration
+ * {@code stats} supplies, from its first active moment to its end.
  */
 final class Progress implements PrecopyLoop.Listener, AutoCloseable {
     private final Supplier<MigrationStats> stats;
@@ -35,13 +36,24 @@ final class Progress implements PrecopyLoop.Listener, AutoCloseable {
     }
 
     private void tick() {
-        while (!done) {
-            out.print("\r" + line() + "\u001b[K");
-            out.flush();
-            try {
-                Thread.sleep(250);
-            } catch (InterruptedException e) {
-                return;
+        try (me.tongfei.progressbar.ProgressBar bar = new me.tongfei.progressbar.ProgressBarBuilder()
+                .setTaskName("migrating").setInitialMax(100).setUpdateIntervalMillis(250).continuousUpdate()
+                .setStyle(me.tongfei.progressbar.ProgressBarStyle.ASCII)
+                .setConsumer(new me.tongfei.progressbar.InteractiveConsoleProgressBarConsumer(out))
+                .hideEta().build()) {
+            while (!done) {
+                MigrationStats s = stats.get();
+                if (s != null) {
+                    long sent = s.transferred();
+                    long left = s.remaining();
+                    bar.stepTo(sent + left == 0 ? 0 : Math.min(100, sent * 100 / (sent + left)));
+                    bar.setExtraMessage(line());
+                }
+                try {
+                    Thread.sleep(250);
+                } catch (InterruptedException e) {
+                    return;
+                }
             }
         }
     }
@@ -53,7 +65,7 @@ final class Progress implements PrecopyLoop.Listener, AutoCloseable {
         }
         double bw = s.bandwidth();
         int throttle = s.throttle();
-        return String.format(Locale.ROOT, "%-9s round %d  sent %s  remaining %s  %s/s  expected downtime %s%s",
+        return String.format(Locale.ROOT, "%s round %d, sent %s, remaining %s, %s/s, expected downtime %s%s",
                 s.status().label, s.iterations().size() + 1, Units.bytes(s.transferred()), Units.bytes(s.remaining()),
                 bw < 0 ? "?" : Units.bytes((long) bw),
                 s.expectedDowntimeMillis() < 0 ? "?" : s.expectedDowntimeMillis() + " ms",
@@ -90,7 +102,7 @@ final class Progress implements PrecopyLoop.Listener, AutoCloseable {
                 Thread.currentThread().interrupt();
             }
             ticker = null;
-            out.print("\r" + line() + "\u001b[K\n");
+            out.println(line());
             out.flush();
         }
     }

@@ -244,7 +244,17 @@ public final class RunCommand implements Callable<Integer> {
                 break;
             }
         }
-        controller.cancel("the process is exiting");
+        if (controller.migrating()) {
+            // Time is up (or a signal came) while a migration runs: abandon it and report how it ended.
+            controller.cancel("the process is exiting");
+            GuestController.Finished f = controller.awaitFinished(Duration.ofSeconds(60));
+            if (f != null) {
+                last = f;
+                report.put("migration", f.stats().toMap());
+                err.println("ferry run: migration " + (f.outcome().completed() ? "completed" : "abandoned") + ": "
+                        + f.outcome().message());
+            }
+        }
         int status = Main.OK;
         if (last != null && !last.outcome().completed()) {
             status = last.outcome().status() == Status.CANCELLED ? Main.MIGRATION_ABORTED : Main.MIGRATION_FAILED;
