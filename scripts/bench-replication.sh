@@ -18,7 +18,8 @@ wait_port() { for _ in $(seq 1 300); do redis-cli -p "$1" ping >/dev/null 2>&1 &
 wait_line() { for _ in $(seq 1 300); do grep -q "$2" "$1" 2>/dev/null && return 0; sleep 0.2; done; return 1; }
 
 bench() { # label, port
-  local out; out=$(redis-benchmark -p "$2" -t set,get -n "$n" -q 2>/dev/null | tr '\r' '\n' | grep -E '^(SET|GET):' | sed 's/^ *//')
+  local out; out=$(redis-benchmark -p "$2" -t set,get -n "$n" -q 2>/dev/null | tr '\r' '\n' \
+    | grep -oE '(SET|GET): [0-9.]+ requests per second, p50=[0-9.]+ msec')
   printf '%-34s %s\n' "$1" "$(echo "$out" | tr '\n' ' ')"
 }
 
