@@ -265,6 +265,9 @@ class MigrationEndToEndTest {
                     InputStream replies = out.getInputStream();
                     Thread back = Thread.ofPlatform().daemon().start(() -> copy(replies, in, Long.MAX_VALUE, null));
                     copy(in.getInputStream(), out, budget, forwarded);
+                    // Cut the source's side first, so that the source sees the connection go before any
+                    // reply from the destination about the torn frame can be relayed back to it.
+                    in.close();
                     back.interrupt();
                 } catch (IOException ignored) {
                     // cut
