@@ -249,7 +249,8 @@ public final class StreamLoader {
                 int at = buffer.position();
                 r.skip(Pages.SIZE, "page data");
                 MemorySegment.copy(frame, at, memory, offset, Pages.SIZE);
-                digest.set(b, page, Pages.crc(crc, buffer, at));
+                // The reader computed the page's CRC while it checked the frame's.
+                digest.set(b, page, in.hasPageCrcs() ? in.pageCrc(i) : Pages.crc(crc, buffer, at));
                 normal++;
             }
             got.set(page);

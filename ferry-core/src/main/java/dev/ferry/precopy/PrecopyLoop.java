@@ -463,7 +463,9 @@ public final class PrecopyLoop {
             int at = batch.addNormal(page);
             // The copy is what is sent and hashed: a guest write racing with it only makes the page dirty again.
             MemorySegment.copy(memory, offset, batch.segment(), at, Pages.SIZE);
-            digest.set(block, page, Pages.crc(crc, batch.buffer(), at));
+            int pageCrc = Pages.crc(crc, batch.buffer(), at);
+            batch.pageCrc(pageCrc);
+            digest.set(block, page, pageCrc);
             return NORMAL;
         }
         // Copy first, then encode the copy (seed 001, v8): a guest write during encoding must not make the cache
@@ -496,7 +498,9 @@ public final class PrecopyLoop {
         }
         int at = batch.addNormal(page);
         MemorySegment.copy(scratch, 0, batch.segment(), at, Pages.SIZE);
-        digest.set(block, page, Pages.crc(crc, batch.buffer(), at));
+        int pageCrc = Pages.crc(crc, batch.buffer(), at);
+        batch.pageCrc(pageCrc);
+        digest.set(block, page, pageCrc);
         return NORMAL;
     }
 

@@ -3,6 +3,7 @@
  */
 package dev.ferry.stream;
 
+import dev.ferry.memory.Crc32cAlgebra;
 import java.lang.foreign.MemorySegment;
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
@@ -69,17 +70,36 @@ public final class FrameBuffer {
 
     /** Writes the header and the CRC trailer and flips the buffer: it now holds exactly the frame. */
     public ByteBuffer finish() {
+        int end = writeHeader();
+        buffer.flip();
+        crc.reset();
+        crc.update(buffer);
+        return trailer(end, (int) crc.getValue());
+    }
+
+    /**
+     * As {@link #finish()}, for a caller that already knows the CRC register of the frame's bytes from
+     * {@code bodyStart} on ({@code Crc32cAlgebra.update(0, body)}, built up as the body was written): only the bytes
+     * before it are read again.
+     */
+    public ByteBuffer finish(int bodyStart, int bodyRegister) {
+        int end = writeHeader();
+        int prefix = Crc32cAlgebra.update(-1, buffer, 0, bodyStart);
+        return trailer(end, Crc32cAlgebra.crc(prefix, bodyRegister, end - bodyStart));
+    }
+
+    private int writeHeader() {
         int payload = buffer.position() - StreamFormat.FRAME_HEADER;
         buffer.put(StreamFormat.TYPE_OFFSET, (byte) type.code);
         buffer.put(StreamFormat.FLAGS_OFFSET, (byte) 0);
         buffer.putShort(2, (short) 0);
         buffer.putInt(StreamFormat.LENGTH_OFFSET, payload);
-        int end = buffer.position();
-        buffer.flip();
-        crc.reset();
-        crc.update(buffer);
+        return buffer.position();
+    }
+
+    private ByteBuffer trailer(int end, int frameCrc) {
         buffer.limit(end + StreamFormat.FRAME_TRAILER);
-        buffer.putInt(end, (int) crc.getValue());
+        buffer.putInt(end, frameCrc);
         buffer.position(0);
         return buffer;
     }

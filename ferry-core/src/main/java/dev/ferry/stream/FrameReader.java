@@ -3,6 +3,8 @@
  */
 package dev.ferry.stream;
 
+import dev.ferry.memory.Crc32cAlgebra;
+import dev.ferry.memory.Pages;
 import dev.ferry.stream.StreamFormatException.Problem;
 import java.io.IOException;
 import java.lang.foreign.MemorySegment;
@@ -31,6 +33,8 @@ public final class FrameReader {
     private FrameType type;
     private int payloadLength;
     private long frameOffset;
+    private final int[] pageCrcs = new int[StreamFormat.MAX_RECORDS];
+    private boolean pageCrcsKnown;
 
     /** {@code name} describes the stream in error messages, e.g. "migration stream from 127.0.0.1:51234". */
     public FrameReader(ReadableByteChannel channel, String name) {
@@ -58,6 +62,7 @@ public final class FrameReader {
      */
     public FrameType next() throws IOException {
         header.clear();
+        pageCrcsKnown = false;
         frameOffset = offset;
         if (!fill(header, true)) {
             return null;
@@ -93,14 +98,13 @@ public final class FrameReader {
                     + " bytes present");
         }
         int end = total - StreamFormat.FRAME_TRAILER;
-        frame.position(0).limit(end);
-        crc.reset();
-        crc.update(frame);
+        int computed = t == FrameType.PAGES ? pagesChecksum(end) : wholeChecksum(end);
         int stored = frame.limit(total).getInt(end);
-        if (stored != (int) crc.getValue()) {
+        if (stored != computed) {
+            pageCrcsKnown = false;
             throw new StreamFormatException(Problem.BAD_CHECKSUM, frameOffset, name + ": checksum mismatch in frame "
                     + frames + " (" + t + ") at byte " + frameOffset + ": stored 0x" + Integer.toHexString(stored)
-                    + ", computed 0x" + Integer.toHexString((int) crc.getValue()));
+                    + ", computed 0x" + Integer.toHexString(computed));
         }
         offset += total;
         frames++;
@@ -108,6 +112,77 @@ public final class FrameReader {
         payloadLength = (int) length;
         frame.position(StreamFormat.FRAME_HEADER).limit(end);
         return t;
+    }
+
+    private int wholeChecksum(int end) {
+        pageCrcsKnown = false;
+        frame.position(0).limit(end);
+        crc.reset();
+        crc.update(frame);
+        return (int) crc.getValue();
+    }
+
+    /**
+     * The CRC32C of a PAGES frame of zero and whole-page records, computed from the CRC of each page (kept for
+     * {@link #pageCrc}: the reader's RAM digest needs them) and the record headers, so that no byte is hashed twice.
+     * Any other frame, or one whose records do not walk cleanly to its end, is hashed whole: the loader reports what
+     * is wrong with it once the checksum has passed.
+     */
+    private int pagesChecksum(int end) {
+        pageCrcsKnown = false;
+        frame.limit(end);
+        int recordsStart = StreamFormat.FRAME_HEADER + StreamFormat.PAGES_HEADER;
+        if (end < recordsStart) {
+            return wholeChecksum(end);
+        }
+        long count = Integer.toUnsignedLong(frame.getInt(StreamFormat.FRAME_HEADER + 4));
+        if (count < 1 || count > StreamFormat.MAX_RECORDS) {
+            return wholeChecksum(end);
+        }
+        int register = 0;
+        int at = recordsStart;
+        for (int i = 0; i < count; i++) {
+            if (at + StreamFormat.RECORD_HEADER > end) {
+                return wholeChecksum(end);
+            }
+            int kind = frame.get(at + StreamFormat.RECORD_HEADER - 1);
+            register = Crc32cAlgebra.update(register, frame, at, at + StreamFormat.RECORD_HEADER);
+            at += StreamFormat.RECORD_HEADER;
+            if (kind == PageKind.ZERO.code) {
+                continue;
+            }
+            if (kind != PageKind.NORMAL.code || at + Pages.SIZE > end) {
+                return wholeChecksum(end);
+            }
+            frame.limit(at + Pages.SIZE).position(at);
+            crc.reset();
+            crc.update(frame);
+            pageCrcs[i] = (int) crc.getValue();
+            frame.limit(end); // absolute gets of the next record header are checked against the limit
+            register = Crc32cAlgebra.appendPage(register, pageCrcs[i]);
+            at += Pages.SIZE;
+        }
+        if (at != end) {
+            return wholeChecksum(end);
+        }
+        pageCrcsKnown = true;
+        return Crc32cAlgebra.crc(Crc32cAlgebra.update(-1, frame, 0, recordsStart), register, end - recordsStart);
+    }
+
+    /**
+     * Whether {@link #pageCrc} is known for the current frame: a PAGES frame whose checksum was computed page by
+     * page.
+     */
+    public boolean hasPageCrcs() {
+        return pageCrcsKnown;
+    }
+
+    /** The CRC32C of the page data of record {@code record} (a NORMAL record) of the current PAGES frame. */
+    public int pageCrc(int record) {
+        if (!pageCrcsKnown) {
+            throw new IllegalStateException("no page CRCs for this frame");
+        }
+        return pageCrcs[record];
     }
 
     /** The current frame's payload fields. */

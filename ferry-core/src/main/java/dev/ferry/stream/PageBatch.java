@@ -3,6 +3,7 @@
  */
 package dev.ferry.stream;
 
+import dev.ferry.memory.Crc32cAlgebra;
 import dev.ferry.memory.Pages;
 import java.lang.foreign.MemorySegment;
 import java.nio.ByteBuffer;
@@ -21,6 +22,14 @@ public final class PageBatch {
     private int block = -1;
     private int count;
     private int dataPages;
+    /**
+     * CRC register of the records so far (see {@link Crc32cAlgebra}), while every record's bytes are known to it:
+     * headers as they are written, whole pages from the CRC their writer computed anyway. Then the frame's CRC
+     * costs no second pass over the pages.
+     */
+    private int register;
+    private boolean combinable;
+    private boolean crcPending;
 
     public PageBatch() {
         this.frame = new FrameBuffer(StreamFormat.PAGES_HEADER
@@ -37,6 +46,9 @@ public final class PageBatch {
         this.block = block;
         this.count = 0;
         this.dataPages = 0;
+        this.register = 0;
+        this.combinable = true;
+        this.crcPending = false;
         ByteBuffer b = frame.begin(type);
         b.putInt(block).putInt(0);
     }
@@ -92,10 +104,27 @@ public final class PageBatch {
         record(page, PageKind.ZERO, 0);
     }
 
-    /** Adds a NORMAL record; the caller copies the page's 4096 bytes to the returned offset of {@link #segment()}. */
+    /**
+     * Adds a NORMAL record; the caller copies the page's 4096 bytes to the returned offset of {@link #segment()}, and
+     * may then tell the batch their CRC32C with {@link #pageCrc}.
+     */
     public int addNormal(long page) {
         dataPages++;
-        return record(page, PageKind.NORMAL, Pages.SIZE);
+        int at = record(page, PageKind.NORMAL, Pages.SIZE);
+        crcPending = true;
+        return at;
+    }
+
+    /**
+     * The CRC32C of the page just added with {@link #addNormal}, as it lies in the batch: lets {@link #finish} compute
+     * the frame's CRC without reading the page again. A wrong value makes the frame fail its check at the reader.
+     */
+    public void pageCrc(int crc) {
+        if (!crcPending) {
+            throw new IllegalStateException("pageCrc must follow addNormal");
+        }
+        crcPending = false;
+        register = Crc32cAlgebra.appendPage(register, crc);
     }
 
     /** Adds an XBZRLE record of {@code length} delta bytes; the caller writes them at the returned offset. */
@@ -105,6 +134,7 @@ public final class PageBatch {
         }
         ByteBuffer b = frame.buffer();
         b.putInt((int) page).put((byte) PageKind.XBZRLE.code).putShort((short) length);
+        combinable = false; // the delta's bytes are not hashed by anyone else: finish hashes the frame whole
         int at = b.position();
         b.position(at + length);
         pages[count] = page;
@@ -119,9 +149,15 @@ public final class PageBatch {
         if (count == StreamFormat.MAX_RECORDS) {
             throw new IllegalStateException("page batch is full");
         }
+        if (crcPending) {
+            combinable = false; // the previous page's CRC was not given
+        }
         ByteBuffer b = frame.buffer();
         b.putInt((int) page).put((byte) kind.code);
         int at = b.position();
+        if (combinable) {
+            register = Crc32cAlgebra.update(register, b, at - StreamFormat.RECORD_HEADER, at);
+        }
         b.position(at + dataLength);
         pages[count] = page;
         kinds[count] = kind;
@@ -134,6 +170,9 @@ public final class PageBatch {
     /** Closes the batch as a PAGES frame; returns the frame's bytes, ready to write. */
     public ByteBuffer finish() {
         frame.buffer().putInt(StreamFormat.FRAME_HEADER + 4, count);
+        if (combinable && !crcPending) {
+            return frame.finish(StreamFormat.FRAME_HEADER + StreamFormat.PAGES_HEADER, register);
+        }
         return frame.finish();
     }
 
