@@ -107,7 +107,7 @@ public final class StreamSink implements PageSink {
             }
             reader = Thread.ofVirtual().name("return-path " + peer).start(() -> readReturnPath(in));
         }
-        FrameBuffer s = new FrameBuffer(StreamFormat.MAX_PAYLOAD);
+        FrameBuffer s = new FrameBuffer(setup.size());
         setup.write(s);
         writeFully(s.finish());
         framesEnqueued++;

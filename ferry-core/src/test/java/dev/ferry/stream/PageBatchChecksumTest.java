@@ -93,4 +93,17 @@ class PageBatchChecksumTest {
                     .hasMessageContaining("checksum mismatch");
         }
     }
+
+    @org.junit.jupiter.api.Test
+    void setupSizeIsExactlyItsPayload() {
+        java.util.Map<String, String> props = new java.util.LinkedHashMap<>();
+        props.put("memory", "1073741824");
+        props.put("workload", "kv,port=6399 éè");
+        Records.Setup setup = new Records.Setup(new dev.ferry.guest.GuestDescriptor("in-process", props),
+                java.util.List.of(new Records.BlockInfo("ram0", 0, 1L << 30, Pages.SIZE),
+                        new Records.BlockInfo("vram-ü", 1L << 32, 8 << 20, Pages.SIZE)));
+        FrameBuffer f = new FrameBuffer(setup.size());
+        setup.write(f);
+        assertThat(f.remaining()).isZero();
+    }
 }
