@@ -132,7 +132,10 @@ public final class IncomingCommand implements Callable<Integer> {
         Map<String, Object> report = new LinkedHashMap<>();
         Runtime.getRuntime().addShutdownHook(Thread.ofPlatform().unstarted(interrupted::countDown));
         Guest guest;
-        dev.ferry.precopy.Warmup.run();
+        // Before listening, so that "listening" means ready: the full warm-up (the destination's per-frame loops
+        // need some hundreds of frames to be optimised), then the preallocation (after it: the warm-up's small
+        // guests must not take the preallocated memory).
+        dev.ferry.precopy.Warmup.runFull();
         if (prealloc != null) {
             long t = System.nanoTime();
             dev.ferry.memory.AnonymousMemory.preallocate(prealloc, Runtime.getRuntime().availableProcessors());

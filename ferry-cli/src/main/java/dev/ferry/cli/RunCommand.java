@@ -172,7 +172,7 @@ public final class RunCommand implements Callable<Integer> {
             }
             if (migrateTo != null || saveTo != null) {
                 long migrateAt = System.nanoTime() + migrateAfter.toNanos();
-                dev.ferry.precopy.Warmup.run();
+                dev.ferry.precopy.Warmup.runUntil(migrateAt);
                 if (waitFor(migrateAt - System.nanoTime())) {
                     return finish(guest, report, null, Main.OK);
                 }
@@ -296,7 +296,7 @@ public final class RunCommand implements Callable<Integer> {
     private int replicate(InProcessGuest guest, Map<String, Object> report, long start, PrecopyPolicy policy,
             MigrationParameters params) throws java.io.IOException {
         long replicateAt = System.nanoTime() + migrateAfter.toNanos();
-        dev.ferry.precopy.Warmup.run();
+        dev.ferry.precopy.Warmup.runUntil(replicateAt);
         if (waitFor(replicateAt - System.nanoTime())) {
             return finish(guest, report, null, Main.OK);
         }
