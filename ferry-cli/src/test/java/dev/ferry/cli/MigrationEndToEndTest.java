@@ -184,7 +184,7 @@ class MigrationEndToEndTest {
         try (FerryProcess dst = FerryProcess.start("incoming", "--listen", "127.0.0.1:0", "--no-xbzrle")) {
             int port = dst.listeningPort();
             try (FerryProcess src = FerryProcess.start("run", "--memory", "64M", "--workload", "memtest,end=32M",
-                    "--migrate-to", "127.0.0.1:" + port, "--migrate-after", "0s", "--xbzrle", "--run-for", "2s")) {
+                    "--migrate-to", "127.0.0.1:" + port, "--migrate-after", "0s", "--xbzrle", "--run-for", "6s")) {
                 assertThat(src.exit(LONG)).isEqualTo(Main.MIGRATION_FAILED);
                 assertThat(src.output()).contains("refused the migration: the source asks for xbzrle, which this"
                         + " destination does not support").contains("the guest keeps running here");
