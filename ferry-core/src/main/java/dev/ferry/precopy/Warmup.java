@@ -31,8 +31,8 @@ import java.util.function.BooleanSupplier;
  * 590 MB/s cold against 1730 MB/s after two 64 MiB warm-up migrations. Between two JVMs, {@link #FULL_ROUNDS}
  * rounds on both sides took the same migration from 2.4-2.9 GB/s (after {@link #MIN_ROUNDS}) to 3.2-3.3 GB/s: the
  * destination's per-frame loops only reach the optimising compiler after some hundreds of frames. A round costs
- * about 0.1 s and the warm-up some 64 MiB of memory, spent while the guest runs (before --migrate-after ends) or
- * while a destination waits for its source.
+ * about 0.15 s and the warm-up some 64 MiB of memory, spent while the guest runs (before --migrate-after ends) or
+ * before a destination listens.
  */
 public final class Warmup {
     private static final long GUEST_BYTES = 32L << 20;
@@ -51,7 +51,7 @@ public final class Warmup {
 
     /** Runs the full warm-up, or as much of it as fits before {@code deadlineNanos} (a {@link System#nanoTime}). */
     public static void runUntil(long deadlineNanos) {
-        // A round takes about 0.1 s: start one only if it should end in time.
+        // A round takes about 0.15 s: start one only if it should end in time.
         run(MIN_ROUNDS, FULL_ROUNDS, () -> System.nanoTime() + ROUND_NANOS < deadlineNanos);
     }
 
@@ -66,7 +66,7 @@ public final class Warmup {
      * Runs {@code minRounds} rounds, then more up to {@code maxRounds} while {@code more} says so; failures are
      * ignored.
      */
-    public static void run(int minRounds, int maxRounds, BooleanSupplier more) {
+    private static void run(int minRounds, int maxRounds, BooleanSupplier more) {
         try (InProcessGuest idle = InProcessGuest.create(new InProcessConfig(new long[] {GUEST_BYTES}, 1,
                 "idle,zero=0.3,text=0.3", 1, 0));
                 InProcessGuest busy = InProcessGuest.create(new InProcessConfig(new long[] {GUEST_BYTES}, 1,
