@@ -4,7 +4,6 @@
 package dev.ferry.cli;
 
 import dev.ferry.guest.Guest;
-import dev.ferry.guest.GuestCheck;
 import dev.ferry.guest.GuestException;
 import dev.ferry.guest.RamDump;
 import dev.ferry.incoming.IncomingStats;
@@ -26,7 +25,6 @@ import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CountDownLatch;
-import java.util.concurrent.TimeUnit;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
@@ -183,30 +181,7 @@ public final class IncomingCommand implements Callable<Integer> {
             }
             out.printf("guest resumed: %s of RAM, %s%n", Units.bytes(guest.ramSize()), guest.counters());
             out.flush();
-            try {
-                if (runFor == null) {
-                    interrupted.await();
-                } else {
-                    interrupted.await(runFor.toNanos(), TimeUnit.NANOSECONDS);
-                }
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-            }
-            guest.pause();
-            report.put("workload-at-exit", guest.counters());
-            out.println("guest ran: " + guest.counters());
-            int status = Main.OK;
-            if (verify) {
-                GuestCheck check = guest.check();
-                Map<String, Object> v = new LinkedHashMap<>();
-                v.put("passed", check.passed());
-                v.put("detail", check.detail());
-                report.put("verify", v);
-                out.println("verify: " + (check.passed() ? "PASS " : "FAIL ") + check.detail());
-                if (!check.passed()) {
-                    status = Main.CHECK_FAILED;
-                }
-            }
+            int status = GuestRun.runThenCheck(guest, runFor, interrupted, verify, report, out);
             stats.status("finished");
             return finish(report, stats, status);
         } finally {

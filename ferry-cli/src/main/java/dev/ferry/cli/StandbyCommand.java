@@ -4,7 +4,6 @@
 package dev.ferry.cli;
 
 import dev.ferry.guest.Guest;
-import dev.ferry.guest.GuestCheck;
 import dev.ferry.guest.GuestException;
 import dev.ferry.guest.inprocess.InProcessGuest;
 import dev.ferry.incoming.IncomingStats;
@@ -160,30 +159,7 @@ public final class StandbyCommand implements Callable<Integer> {
             report.put("guest", guest.descriptor().properties());
             report.put("workload-at-failover", guest.counters());
             out.flush();
-            try {
-                if (runFor == null) {
-                    interrupted.await();
-                } else {
-                    interrupted.await(runFor.toNanos(), TimeUnit.NANOSECONDS);
-                }
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-            }
-            guest.pause();
-            report.put("workload-at-exit", guest.counters());
-            out.println("guest ran: " + guest.counters());
-            int status = Main.OK;
-            if (verify) {
-                GuestCheck check = guest.check();
-                Map<String, Object> v = new LinkedHashMap<>();
-                v.put("passed", check.passed());
-                v.put("detail", check.detail());
-                report.put("verify", v);
-                out.println("verify: " + (check.passed() ? "PASS " : "FAIL ") + check.detail());
-                if (!check.passed()) {
-                    status = Main.CHECK_FAILED;
-                }
-            }
+            int status = GuestRun.runThenCheck(guest, runFor, interrupted, verify, report, out);
             return finish(report, seed, stats, status);
         } finally {
             guest.close();

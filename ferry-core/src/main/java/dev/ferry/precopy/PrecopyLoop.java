@@ -460,13 +460,8 @@ public final class PrecopyLoop {
             return ZERO;
         }
         if (cache == null) {
-            int at = batch.addNormal(page);
             // The copy is what is sent and hashed: a guest write racing with it only makes the page dirty again.
-            MemorySegment.copy(memory, offset, batch.segment(), at, Pages.SIZE);
-            int pageCrc = Pages.crc(crc, batch.buffer(), at);
-            batch.pageCrc(pageCrc);
-            digest.set(block, page, pageCrc);
-            return NORMAL;
+            return addWhole(batch, block, page, memory, offset);
         }
         // Copy first, then encode the copy (seed 001, v8): a guest write during encoding must not make the cache
         // and the destination disagree.
@@ -496,8 +491,13 @@ public final class PrecopyLoop {
             // First round: fill the free slots, so that pages re-sent in the second round already have a copy.
             cache.put(block, page, scratch, 0);
         }
+        return addWhole(batch, block, page, scratch, 0);
+    }
+
+    /** Adds the page at {@code from[offset]} whole: copied into the batch, hashed there once for digest and frame. */
+    private int addWhole(PageBatch batch, int block, long page, MemorySegment from, long offset) {
         int at = batch.addNormal(page);
-        MemorySegment.copy(scratch, 0, batch.segment(), at, Pages.SIZE);
+        MemorySegment.copy(from, offset, batch.segment(), at, Pages.SIZE);
         int pageCrc = Pages.crc(crc, batch.buffer(), at);
         batch.pageCrc(pageCrc);
         digest.set(block, page, pageCrc);

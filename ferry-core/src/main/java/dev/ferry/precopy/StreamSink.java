@@ -282,18 +282,12 @@ public final class StreamSink implements PageSink {
         return control(f);
     }
 
-    /** Everything submitted is written when the call that submitted it returns: this only reports a failure. */
-    public void flush() throws IOException {
-        check();
-    }
-
     @Override
     public void complete(long pageRecords, int ramDigest, Duration timeout) throws IOException {
         Records.Complete complete = new Records.Complete(pageRecords, framesWritten, ramDigest);
         FrameBuffer f = new FrameBuffer(32);
         complete.write(f);
         control(f);
-        flush();
         if (returnPath == null) {
             return;
         }
@@ -319,7 +313,6 @@ public final class StreamSink implements PageSink {
         FrameBuffer f = new FrameBuffer(0);
         f.begin(FrameType.HANDOVER);
         control(f);
-        flush();
     }
 
     @Override
@@ -329,7 +322,6 @@ public final class StreamSink implements PageSink {
                 FrameBuffer f = new FrameBuffer(Records.MAX_TEXT + 2);
                 new Records.Reason(reason).write(f, FrameType.ABORT);
                 control(f);
-                flush();
             }
         } catch (IOException ignored) {
             // best effort: the connection may be the reason for the abort

@@ -115,7 +115,6 @@ public final class FrameReader {
     }
 
     private int wholeChecksum(int end) {
-        pageCrcsKnown = false;
         frame.position(0).limit(end);
         crc.reset();
         crc.update(frame);
@@ -129,7 +128,6 @@ public final class FrameReader {
      * is wrong with it once the checksum has passed.
      */
     private int pagesChecksum(int end) {
-        pageCrcsKnown = false;
         frame.limit(end);
         int recordsStart = StreamFormat.FRAME_HEADER + StreamFormat.PAGES_HEADER;
         if (end < recordsStart) {

@@ -1,0 +1,50 @@
+/*
+ * Copyright 2026 The Ferry Authors. Licensed under the Apache License, Version 2.0.
+ */
+package dev.ferry.cli;
+
+import dev.ferry.guest.Guest;
+import dev.ferry.guest.GuestCheck;
+import java.io.PrintStream;
+import java.time.Duration;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
+
+/** How incoming, restore and standby end: the running guest runs its time, stops, and (with --verify) is checked. */
+final class GuestRun {
+    private GuestRun() {
+    }
+
+    /**
+     * Lets {@code guest} (already resumed) run for {@code runFor}, or until {@code interrupted} when it is null;
+     * pauses it; records its counters as {@code workload-at-exit} and, with {@code verify}, its memory check as
+     * {@code verify} in {@code report}. Returns {@link Main#OK}, or {@link Main#CHECK_FAILED} if the check failed.
+     */
+    static int runThenCheck(Guest guest, Duration runFor, CountDownLatch interrupted, boolean verify,
+            Map<String, Object> report, PrintStream out) {
+        try {
+            if (runFor == null) {
+                interrupted.await();
+            } else {
+                interrupted.await(runFor.toNanos(), TimeUnit.NANOSECONDS);
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+        guest.pause();
+        report.put("workload-at-exit", guest.counters());
+        out.println("guest ran: " + guest.counters());
+        if (!verify) {
+            return Main.OK;
+        }
+        GuestCheck check = guest.check();
+        Map<String, Object> v = new LinkedHashMap<>();
+        v.put("passed", check.passed());
+        v.put("detail", check.detail());
+        report.put("verify", v);
+        out.println("verify: " + (check.passed() ? "PASS " : "FAIL ") + check.detail());
+        return check.passed() ? Main.OK : Main.CHECK_FAILED;
+    }
+}
