@@ -30,28 +30,43 @@ import java.util.Objects;
  * is reported as overflow (-1), as in QEMU.
  *
  * <h2>Use and threads</h2>
- * {@link #encode} is an instance method: a codec owns 2 KiB of scratch (the difference bitmap of
- * the page being encoded), so use one codec per thread. {@link #decode} is static and
- * thread-safe. Neither allocates. The segments may be heap or native, confined or shared; the
- * output must not overlap the input.
+ * {@link #encode} is an instance method: a codec owns about 7 KiB of scratch (the XOR words and
+ * difference bitmap of the page being encoded), so use one codec per thread. {@link #decode} is
+ * static and thread-safe. Neither allocates. The segments may be heap or native, confined or
+ * shared; the output must not overlap the input.
  *
  * <h2>How the encoder is fast</h2>
- * Three passes over a page, the first two plain counted loops that the JIT vectorises (there is
- * no jdk.incubator.vector here): (1) is anything different? (an OR of the XORs of the two pages,
- * which also pulls both pages into the L1 cache); (2) the difference bitmap, one bit per byte,
- * built from per-byte non-zero masks of the XOR words ({@code ((x & 0x7f..) + 0x7f..) | x}) and a
- * multiply that gathers their top bits; (3) the runs, read off the bitmap 64 bytes at a time with
- * {@link Long#numberOfTrailingZeros}, so that a run boundary costs a few register operations and
- * no load. Short runs and their lengths are written with one 8-byte store, long runs are copied
- * with overlapping 8-byte moves or {@link MemorySegment#copy}. Once a quarter of the room is used,
- * a lower bound of what the rest needs (two bytes per run plus its bytes, from the bitmap) detects
- * a certain overflow early, which QEMU only finds at the end; the result is the same.
+ * Only plain counted loops are vectorised by the JIT (there is no jdk.incubator.vector here, nor
+ * a vector "movemask"), so the encoder reads the pages once with such a loop and finds the
+ * differences from what it wrote.
+ * <ul>
+ * <li>A 4096-byte page: (1) the XOR of the pages, word by word, into scratch, also telling an
+ * unchanged page; (2) the fold of those 512 words into 64 (the OR of words k, k + 64, ...), so that
+ * each zero fold word rules out eight words; (3) from the non-zero fold words, a bitmap of the
+ * words that differ; (4) the runs a word at a time: the differing bytes of a word are its non-zero
+ * XOR bytes, found with {@link Long#numberOfTrailingZeros} and the zero-byte mask
+ * {@code ~((x & 0x7f..) + 0x7f.. | x) & 0x80..}. A page with a few changes so costs about one read.
+ * A dense page (more than {@value #DENSE_FOLDS} non-zero fold words) goes instead to the difference
+ * bitmap below, built from the XOR words, after a lower bound of its delta that finds a page
+ * rewritten whole to overflow before any run is copied.</li>
+ * <li>Other lengths: (1) is anything different? (an OR of the XORs); (2) the difference bitmap, one
+ * bit per byte, from per-byte non-zero masks of the XOR words ({@code ((x & 0x7f..) + 0x7f..) | x})
+ * and a multiply that gathers their top bits; (3) the runs, read off the bitmap 64 bytes at a time
+ * with {@link Long#numberOfTrailingZeros}, so that a run boundary costs a few register operations
+ * and no load. Once a quarter of the room is used, a lower bound of what the rest needs (two bytes
+ * per run plus its bytes, from the bitmap) detects a certain overflow early, which QEMU only finds
+ * at the end; the result is the same.</li>
+ * </ul>
+ * Short runs and their lengths are written with one 8-byte store, long runs are copied with
+ * overlapping 8-byte moves or {@link MemorySegment#copy}.
  *
  * <h2>How the decoder is fast</h2>
- * Its common case (lengths of one or two bytes) is a small loop the JIT inlines into the caller:
- * one 8-byte read of the delta gives both lengths and, for runs of up to six bytes, the bytes
- * themselves, merged into the page with one 8-byte read-modify-write. Everything else goes to the
- * general decoder, which checks every length in QEMU's order before using it.
+ * Its common case (lengths of one or two bytes, runs of up to six bytes) is a small loop the JIT
+ * inlines into the caller: one 8-byte read of the delta gives both lengths and the run's bytes,
+ * merged into the page with one 8-byte read-modify-write. Longer runs go to a second loop that
+ * checks each run with one test and moves up to 32 bytes with overlapping 8-byte moves. Whatever
+ * that test refuses goes to the decoder that checks every length in QEMU's order before using it,
+ * and names what is wrong.
  */
 public final class XbzrleCodec {
 
@@ -73,6 +88,158 @@ public final class XbzrleCodec {
 
     private static final VarHandle BITMAP =
             MethodHandles.byteArrayViewVarHandle(long[].class, ByteOrder.LITTLE_ENDIAN);
+
+    /** The page length with a path of its own: Ferry's (and QEMU's on x86) page size. */
+    private static final int PAGE = 4096;
+    private static final int PAGE_WORDS = PAGE >>> 3;
+    /** Words of the fold: fold word k is the OR of the XOR words k, k + 64, ..., k + 448. */
+    private static final int FOLD = 64;
+    /**
+     * Past this many non-zero fold words a page is dense: its differing words are found faster by
+     * the difference bitmap than one at a time (measured: docs/benchmarks-xbzrle.md).
+     */
+    private static final int DENSE_FOLDS = 40;
+
+    /** Scratch for a 4096-byte page: the XOR of the two pages, word by word. */
+    private final long[] xor = new long[PAGE_WORDS];
+    /** Scratch: the fold of {@link #xor}. */
+    private final long[] fold = new long[FOLD];
+    /** Scratch: bit k of word q set iff XOR word 64q + k is not zero. */
+    private final long[] wordBits = new long[PAGE_WORDS >>> 6];
+
+    /**
+     * Encodes a 4096-byte page (arguments checked). One pass over memory, the XOR of the pages into
+     * scratch; then the differing words are found from the fold, so that a page with a few changes
+     * costs little more than reading it; a dense page goes to the difference bitmap.
+     */
+    private int encodePage(MemorySegment old, long oo, MemorySegment cur, long co, MemorySegment dst, long dOff,
+                           int dstLimit) {
+        final long[] xs = xor;
+        if (xorWords(old, oo, cur, co, xs) == 0) {
+            return UNCHANGED;
+        }
+        final long[] f = fold;
+        foldWords(xs, f); // another element-wise loop: eight words ruled out per zero fold word
+        int c = 0;
+        for (int k = 0; k < FOLD; k++) {
+            c += f[k] != 0 ? 1 : 0;
+        }
+        if (c > DENSE_FOLDS) {
+            return encodeDensePage(cur, co, dst, dOff, dstLimit);
+        }
+        // The word bitmap, from the eight candidates of each non-zero fold word (branch-free: which
+        // of them differs is not predictable).
+        final long[] wb = wordBits;
+        for (int q = 0; q < wb.length; q++) {
+            wb[q] = 0;
+        }
+        for (int k = 0; k < FOLD; k++) {
+            if (f[k] != 0) {
+                for (int q = 0; q < 8; q++) {
+                    long x = xs[k + (q << 6)];
+                    wb[q] |= ((x | -x) >>> 63) << k;
+                }
+            }
+        }
+        // The runs, a word at a time: the bytes of a word that differ are its non-zero bytes.
+        int d = 0;
+        int i = 0;
+        for (;;) {
+            // The zero run from i: its end z is the first differing byte at or after i.
+            int w = i >>> 3;
+            long x = xs[w] & (-1L << ((i & 7) << 3));
+            if (x == 0) {
+                w = nextWord(wb, w + 1);
+                if (w == PAGE_WORDS) {
+                    return d; // the trailing zero run is not written
+                }
+                x = xs[w];
+            }
+            int z = (w << 3) + (Long.numberOfTrailingZeros(x) >>> 3);
+            // The non-zero run from z: its end e is the first equal byte after z, or the end of the
+            // page. ~((x & 0x7f..) + 0x7f.. | x) & 0x80.. flags exactly the zero bytes of x (no carry
+            // crosses a byte); bytes up to z are masked off.
+            long eq = ~((((x & LOW7) + LOW7) | x)) & HIGH & (-1L << (((z & 7) << 3) + 7));
+            while (eq == 0) {
+                if (++w == PAGE_WORDS) {
+                    break;
+                }
+                long y = xs[w];
+                eq = ~((((y & LOW7) + LOW7) | y)) & HIGH;
+            }
+            int e = w == PAGE_WORDS ? PAGE : (w << 3) + (Long.numberOfTrailingZeros(eq) >>> 3);
+            int zrun = z - i;
+            int n = e - z;
+            if ((zrun | n) < 0x80 && n <= 6 && d + 8 <= dstLimit && z + 8 <= PAGE) {
+                // As in the bitmap path: both lengths and the bytes in one 8-byte write.
+                dst.set(LONG, dOff + d, zrun | (n << 8) | (cur.get(LONG, co + z) << 16));
+                d += 2 + n;
+            } else {
+                d = emit(cur, co, PAGE, dst, dOff, dstLimit, d, zrun, z, n);
+                if (d < 0) {
+                    return OVERFLOW;
+                }
+            }
+            if (e >= PAGE) {
+                return d;
+            }
+            if (d + 2 > dstLimit) {
+                return OVERFLOW; // QEMU's check before each zero run
+            }
+            i = e;
+        }
+    }
+
+    /** The first word at or after w whose bit is set in wb, or PAGE_WORDS. */
+    private static int nextWord(long[] wb, int w) {
+        if (w >= PAGE_WORDS) {
+            return PAGE_WORDS;
+        }
+        int q = w >>> 6;
+        long m = wb[q] & (-1L << w);
+        while (m == 0) {
+            if (++q == wb.length) {
+                return PAGE_WORDS;
+            }
+            m = wb[q];
+        }
+        return (q << 6) + Long.numberOfTrailingZeros(m);
+    }
+
+    /**
+     * A dense 4096-byte page, from its XOR words: the difference bitmap, a lower bound of the delta
+     * (a page rewritten whole is found to overflow before any run is copied), then the runs.
+     */
+    private int encodeDensePage(MemorySegment cur, long co, MemorySegment dst, long dOff, int dstLimit) {
+        final long[] xs = xor;
+        final byte[] bm = bitmap;
+        for (int w = 0; w < PAGE_WORDS; w++) {
+            bm[w] = (byte) gather(xs[w]);
+        }
+        int blocks = PAGE >>> 6;
+        if (restLowerBound(bm, 0, 0, blocks) > dstLimit) {
+            return OVERFLOW;
+        }
+        return runs(cur, co, PAGE, dst, dOff, dstLimit, bm, blocks, Integer.MAX_VALUE);
+    }
+
+    /** xs[w] = the XOR of word w of the pages; returns their OR. An element-wise loop the JIT vectorises. */
+    private static long xorWords(MemorySegment old, long oo, MemorySegment cur, long co, long[] xs) {
+        long any = 0;
+        for (int w = 0; w < PAGE_WORDS; w++) {
+            long x = old.get(LONG, oo + ((long) w << 3)) ^ cur.get(LONG, co + ((long) w << 3));
+            xs[w] = x;
+            any |= x;
+        }
+        return any;
+    }
+
+    /** f[k] = the OR of xs[k + 64q] for q < 8: written out, so that the JIT vectorises it. */
+    private static void foldWords(long[] xs, long[] f) {
+        for (int k = 0; k < FOLD; k++) {
+            f[k] = xs[k] | xs[k + 64] | xs[k + 128] | xs[k + 192] | xs[k + 256] | xs[k + 320] | xs[k + 384] | xs[k + 448];
+        }
+    }
 
     /** Scratch: the difference bitmap of the page being encoded, one bit per byte. */
     private final byte[] bitmap = new byte[((MAX_LENGTH + 63) >>> 6) << 3];
@@ -119,6 +286,9 @@ public final class XbzrleCodec {
         if (dstLimit < 2) {
             return OVERFLOW; // QEMU checks for two free bytes before it looks at the page
         }
+        if (length == PAGE) {
+            return encodePage(old, oldOffset, cur, curOffset, dst, dstOffset, dstLimit);
+        }
         // Pass 1: is anything different? A plain counted loop, which the JIT vectorises: it finds
         // unchanged pages at memory speed and, for the others, pulls both pages into the L1 cache
         // with many loads in flight, ahead of the run search below, whose loads depend on branches.
@@ -130,6 +300,15 @@ public final class XbzrleCodec {
         // so that 64 bytes of the page (a block) are described by one long. Another plain loop.
         final byte[] bm = bitmap;
         int blocks = fillBitmap(old, oldOffset, cur, curOffset, length, bm);
+        return runs(cur, curOffset, length, dst, dstOffset, dstLimit, bm, blocks, dstLimit >>> 2);
+    }
+
+    /**
+     * Pass 3: the runs of a page from its difference bitmap {@code bm} of {@code blocks} 64-byte
+     * blocks; the lower bound of the rest is checked once {@code boundAt} bytes are written.
+     */
+    private static int runs(MemorySegment cur, long curOffset, int length, MemorySegment dst, long dstOffset,
+                            int dstLimit, byte[] bm, int blocks, int boundAt) {
         // Pass 3: the runs, from the bitmap alone: run boundaries are numberOfTrailingZeros of
         // the block's bitmap, in registers; the page is read again only to copy non-zero runs.
         // (Shifts such as -1L << i take the count mod 64: i's position inside its block b.)
@@ -137,7 +316,6 @@ public final class XbzrleCodec {
         long bits = (long) BITMAP.get(bm, 0);
         int d = 0;
         int i = 0;
-        int boundAt = dstLimit >>> 2;
         for (;;) {
             // Zero run [i, z): i lies in block b.
             long t = bits & (-1L << i);
@@ -285,8 +463,63 @@ public final class XbzrleCodec {
         return i < deltaLength ? decodeFrom(delta, off, deltaLength, page, pageOffset, pageLength, i, d) : d;
     }
 
-    /** The general decoder, from delta position {@code i} and page position {@code d} on. */
+    /**
+     * The decoder from delta position {@code i} and page position {@code d} on, for runs of any
+     * length: lengths read from one 8-byte read, every check of a run in one test, runs of up to 32
+     * bytes moved by overlapping 8-byte moves. A run the test refuses (an error, or the last bytes
+     * of the delta segment) goes to {@link #decodeChecked}, which checks it in QEMU's order.
+     */
     private static int decodeFrom(MemorySegment delta, long off, int deltaLength,
+                                  MemorySegment page, long pageOffset, int pageLength, int i, int d) {
+        final long fastEnd = delta.byteSize() - off - 8;
+        final int pageWordEnd = pageLength - 8;
+        while (i < deltaLength && i <= fastEnd) {
+            long w = delta.get(LONG, off + i);
+            int k = (int) (w >>> 7) & 1;
+            int z = ((int) w & 0x7f) | ((int) (w >>> 1) & 0x3f80 & -k);
+            long rest = w >>> (8 << k);
+            int kk = (int) (rest >>> 7) & 1;
+            int n = ((int) rest & 0x7f) | ((int) (rest >>> 1) & 0x3f80 & -kk);
+            int data = i + 2 + k + kk;
+            int at = d + z;
+            if ((((int) (w >>> 15) & k) | ((int) (rest >>> 15) & kk)) != 0 || n == 0 || (z == 0 && i != 0)
+                    || at > pageLength - n || data > deltaLength - n) {
+                break;
+            }
+            long to = pageOffset + at;
+            long from = off + data;
+            if (n >= 8) {
+                if (n <= 16) {
+                    long a = delta.get(LONG, from);
+                    long e = delta.get(LONG, from + n - 8);
+                    page.set(LONG, to, a);
+                    page.set(LONG, to + n - 8, e);
+                } else if (n <= 32) {
+                    long a = delta.get(LONG, from);
+                    long b = delta.get(LONG, from + 8);
+                    long c = delta.get(LONG, from + n - 16);
+                    long e = delta.get(LONG, from + n - 8);
+                    page.set(LONG, to, a);
+                    page.set(LONG, to + 8, b);
+                    page.set(LONG, to + n - 16, c);
+                    page.set(LONG, to + n - 8, e);
+                } else {
+                    MemorySegment.copy(delta, from, page, to, n);
+                }
+            } else if (at <= pageWordEnd && data <= fastEnd) {
+                long mask = (1L << (n << 3)) - 1;
+                page.set(LONG, to, (page.get(LONG, to) & ~mask) | (delta.get(LONG, from) & mask));
+            } else {
+                MemorySegment.copy(delta, from, page, to, n);
+            }
+            d = at + n;
+            i = data + n;
+        }
+        return i < deltaLength ? decodeChecked(delta, off, deltaLength, page, pageOffset, pageLength, i, d) : d;
+    }
+
+    /** The decoder that checks each length in QEMU's order, from delta position {@code i} and page position {@code d} on. */
+    private static int decodeChecked(MemorySegment delta, long off, int deltaLength,
                                   MemorySegment page, long pageOffset, int pageLength, int i, int d) {
         final int end = deltaLength;
         // Positions i with a whole long of the delta segment from there (possibly past the delta's

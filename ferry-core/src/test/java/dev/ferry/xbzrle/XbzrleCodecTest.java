@@ -181,6 +181,50 @@ class XbzrleCodecTest {
         }
     }
 
+    /**
+     * 4096-byte pages take their own path (XOR words, fold, word bitmap; dense pages the difference
+     * bitmap): from one changed byte to far past the dense threshold, runs that start and end at
+     * every byte of a word and cross words, at every kind of limit, against the naive encoder.
+     */
+    @Test
+    void pagePathMatchesQemuSemanticsFromSparseToDense() {
+        SplittableRandom r = new SplittableRandom(3);
+        for (int t = 0; t < 3000; t++) {
+            byte[] old = oldPage(r, PAGE);
+            byte[] cur = old.clone();
+            int changes = t % 5 == 0 ? 1 + r.nextInt(4) : 1 + r.nextInt(120);
+            for (int c = 0; c < changes; c++) {
+                int at = r.nextInt(4) == 0 ? 8 * r.nextInt(PAGE / 8) + r.nextInt(2) * 7 : r.nextInt(PAGE);
+                int len = r.nextInt(3) == 0 ? 1 : 1 + r.nextInt(r.nextBoolean() ? 9 : 40);
+                for (int i = at; i < Math.min(PAGE, at + len); i++) {
+                    flip(r, cur, i);
+                }
+            }
+            if (r.nextInt(8) == 0) {
+                flip(r, cur, PAGE - 1);
+            }
+            byte[] natural = new byte[3 * PAGE];
+            int full = NaiveXbzrle.encode(old, cur, PAGE, natural, natural.length);
+            int limit = switch (r.nextInt(4)) {
+                case 0 -> PAGE;
+                case 1 -> Math.max(0, full + r.nextInt(7) - 3);
+                case 2 -> r.nextInt(PAGE + 1);
+                default -> 2 * PAGE;
+            };
+            byte[] want = new byte[limit];
+            int wantLen = NaiveXbzrle.encode(old, cur, PAGE, want, limit);
+            byte[] got = new byte[limit];
+            int gotLen = encode(old, cur, got, limit);
+            assertThat(gotLen).as("trial %d, %d changes, limit %d", t, changes, limit).isEqualTo(wantLen);
+            if (wantLen > 0) {
+                assertThat(Arrays.copyOf(got, gotLen)).as("trial %d", t).isEqualTo(Arrays.copyOf(want, wantLen));
+                byte[] page = old.clone();
+                XbzrleCodec.decode(seg(got), 0, gotLen, seg(page), 0, PAGE);
+                assertThat(page).as("trial %d", t).isEqualTo(cur);
+            }
+        }
+    }
+
     @Test
     void matchesRecordedCReferenceVectors() throws IOException {
         int pairs = 0;
