@@ -168,17 +168,9 @@ public final class XbzrleCodec {
                 eq = ~((((y & LOW7) + LOW7) | y)) & HIGH;
             }
             int e = w == PAGE_WORDS ? PAGE : (w << 3) + (Long.numberOfTrailingZeros(eq) >>> 3);
-            int zrun = z - i;
-            int n = e - z;
-            if ((zrun | n) < 0x80 && n <= 6 && d + 8 <= dstLimit && z + 8 <= PAGE) {
-                // As in the bitmap path: both lengths and the bytes in one 8-byte write.
-                dst.set(LONG, dOff + d, zrun | (n << 8) | (cur.get(LONG, co + z) << 16));
-                d += 2 + n;
-            } else {
-                d = emit(cur, co, PAGE, dst, dOff, dstLimit, d, zrun, z, n);
-                if (d < 0) {
-                    return OVERFLOW;
-                }
+            d = put(cur, co, PAGE, dst, dOff, dstLimit, d, z - i, z, e - z);
+            if (d < 0) {
+                return OVERFLOW;
             }
             if (e >= PAGE) {
                 return d;
@@ -336,18 +328,9 @@ public final class XbzrleCodec {
                 t = ~bits;
             }
             int e = t == 0 ? length : (b << 6) + Long.numberOfTrailingZeros(t);
-            int zrun = z - i;
-            int n = e - z;
-            if ((zrun | n) < 0x80 && n <= 6 && d + 8 <= dstLimit && z + 8 <= length) {
-                // Both lengths take one byte and the run fits in the same long: one write. The
-                // overflow checks (d + 3 <= dstLimit, d + 2 + n <= dstLimit) hold as d + 8 does.
-                dst.set(LONG, dstOffset + d, zrun | (n << 8) | (cur.get(LONG, curOffset + z) << 16));
-                d += 2 + n;
-            } else {
-                d = emit(cur, curOffset, length, dst, dstOffset, dstLimit, d, zrun, z, n);
-                if (d < 0) {
-                    return OVERFLOW;
-                }
+            d = put(cur, curOffset, length, dst, dstOffset, dstLimit, d, z - i, z, e - z);
+            if (d < 0) {
+                return OVERFLOW;
             }
             if (e >= length) {
                 return d;
@@ -366,6 +349,21 @@ public final class XbzrleCodec {
                 }
             }
         }
+    }
+
+    /**
+     * Writes the pair {zero run of {@code zrun} bytes, non-zero run [z, z + n)} at output position
+     * {@code d}; returns the new position, or -1 on overflow. Small enough to be inlined: when both
+     * lengths take one byte and the run fits in the same long, it is one 8-byte write (QEMU's
+     * overflow checks, d + 3 <= dstLimit and d + 2 + n <= dstLimit, hold as d + 8 does).
+     */
+    private static int put(MemorySegment cur, long curOffset, int length, MemorySegment dst, long dstOffset,
+                           int dstLimit, int d, int zrun, int z, int n) {
+        if ((zrun | n) < 0x80 && n <= 6 && d + 8 <= dstLimit && z + 8 <= length) {
+            dst.set(LONG, dstOffset + d, zrun | (n << 8) | (cur.get(LONG, curOffset + z) << 16));
+            return d + 2 + n;
+        }
+        return emit(cur, curOffset, length, dst, dstOffset, dstLimit, d, zrun, z, n);
     }
 
     /**

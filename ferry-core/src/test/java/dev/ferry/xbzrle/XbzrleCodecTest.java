@@ -170,14 +170,7 @@ class XbzrleCodecTest {
                 case 2 -> n;
                 default -> r.nextInt(8);
             };
-            byte[] want = new byte[limit];
-            int wantLen = NaiveXbzrle.encode(old, cur, n, want, limit);
-            byte[] got = new byte[limit];
-            int gotLen = encode(old, cur, got, limit);
-            assertThat(gotLen).as("trial %d, length %d, limit %d", t, n, limit).isEqualTo(wantLen);
-            if (wantLen > 0) {
-                assertThat(Arrays.copyOf(got, gotLen)).isEqualTo(Arrays.copyOf(want, wantLen));
-            }
+            assertEncodesAsNaive(old, cur, limit, "trial " + t + ", length " + n + ", limit " + limit);
         }
     }
 
@@ -211,17 +204,22 @@ class XbzrleCodecTest {
                 case 2 -> r.nextInt(PAGE + 1);
                 default -> 2 * PAGE;
             };
-            byte[] want = new byte[limit];
-            int wantLen = NaiveXbzrle.encode(old, cur, PAGE, want, limit);
-            byte[] got = new byte[limit];
-            int gotLen = encode(old, cur, got, limit);
-            assertThat(gotLen).as("trial %d, %d changes, limit %d", t, changes, limit).isEqualTo(wantLen);
-            if (wantLen > 0) {
-                assertThat(Arrays.copyOf(got, gotLen)).as("trial %d", t).isEqualTo(Arrays.copyOf(want, wantLen));
-                byte[] page = old.clone();
-                XbzrleCodec.decode(seg(got), 0, gotLen, seg(page), 0, PAGE);
-                assertThat(page).as("trial %d", t).isEqualTo(cur);
-            }
+            assertEncodesAsNaive(old, cur, limit, "trial " + t + ", " + changes + " changes, limit " + limit);
+        }
+    }
+
+    /** Encodes at {@code limit} and checks the result and bytes against the naive encoder, and the round trip. */
+    private void assertEncodesAsNaive(byte[] old, byte[] cur, int limit, String what) {
+        byte[] want = new byte[limit];
+        int wantLen = NaiveXbzrle.encode(old, cur, old.length, want, limit);
+        byte[] got = new byte[limit];
+        int gotLen = encode(old, cur, got, limit);
+        assertThat(gotLen).as(what).isEqualTo(wantLen);
+        if (wantLen > 0) {
+            assertThat(Arrays.copyOf(got, gotLen)).as(what).isEqualTo(Arrays.copyOf(want, wantLen));
+            byte[] page = old.clone();
+            XbzrleCodec.decode(seg(got), 0, gotLen, seg(page), 0, old.length);
+            assertThat(page).as(what).isEqualTo(cur);
         }
     }
 
