@@ -12,8 +12,10 @@ work=$(mktemp -d); trap 'rm -rf "$work"; kill $(jobs -p) 2>/dev/null || true' EX
 port=6400
 one() {
   local dir=$1; port=$((port + 1))
-  "$dir/ferry" incoming --listen 127.0.0.1:$port --prealloc "$mem" --run-for 0s >"$work/in.log" 2>&1 &
-  until grep -q "listening on" "$work/in.log" 2>/dev/null; do sleep 0.05; done
+  rm -f "$work/in.log" # the previous destination's log says "listening on" too
+  FERRY_JAVA_OPTS="${FERRY_JAVA_OPTS_INCOMING:-}" "$dir/ferry" incoming --listen 127.0.0.1:$port --prealloc "$mem" \
+    --run-for 0s >"$work/in.log" 2>&1 &
+  until grep -q "listening on 127.0.0.1:$port" "$work/in.log" 2>/dev/null; do sleep 0.05; done
   "$dir/ferry" run --memory "$mem" --workload idle --vcpus 2 --migrate-to 127.0.0.1:$port --migrate-after 6s \
     --stats-json "$work/out.json" >"$work/out.log" 2>&1
   wait
