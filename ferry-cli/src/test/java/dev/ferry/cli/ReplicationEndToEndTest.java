@@ -81,6 +81,8 @@ class ReplicationEndToEndTest {
         }
     }
 
+    // The primaries' --run-for counts from their start and leaves room for the JIT warm-up before seeding (3-4 s on a
+    // slow day of this machine), then for the checkpoints the test needs.
     @Test
     void primaryThatStopsDoesNotMakeTheStandbyTakeOver() throws Exception {
         int port = freePort();
@@ -89,7 +91,7 @@ class ReplicationEndToEndTest {
             int standbyPort = Integer.parseInt(standby.await("standby listening on .*:(\\d+)$", LONG));
             try (FerryProcess primary = FerryProcess.start("run", "--memory", "64M", "--workload",
                     "kv,port=" + port, "--replicate-to", "127.0.0.1:" + standbyPort, "--checkpoint-interval", "50",
-                    "--run-for", "4s", "--stats-json", primaryStats.toString())) {
+                    "--run-for", "8s", "--stats-json", primaryStats.toString())) {
                 primary.await("standby seeded", LONG);
                 try (RespClient c = new RespClient(port, 10_000)) {
                     for (int i = 0; i < 20; i++) {
@@ -114,7 +116,7 @@ class ReplicationEndToEndTest {
         try (FerryProcess standby = FerryProcess.start("standby", "--listen", "127.0.0.1:0")) {
             int standbyPort = Integer.parseInt(standby.await("standby listening on .*:(\\d+)$", LONG));
             try (FerryProcess primary = FerryProcess.start("run", "--memory", "64M", "--workload",
-                    "kv,port=" + port, "--replicate-to", "127.0.0.1:" + standbyPort, "--run-for", "6s")) {
+                    "kv,port=" + port, "--replicate-to", "127.0.0.1:" + standbyPort, "--run-for", "10s")) {
                 primary.await("standby seeded", LONG);
                 standby.kill();
                 primary.await("replication ended: .*the guest keeps running, unprotected", LONG);

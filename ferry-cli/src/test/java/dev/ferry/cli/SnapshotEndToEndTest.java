@@ -173,8 +173,9 @@ class SnapshotEndToEndTest {
         }
         byte[] before = Files.readAllBytes(snap);
         // The file size limit (16 MiB) makes writes fail mid-save with EFBIG, as a full disk would with ENOSPC.
+        // --run-for counts from the start and leaves room for the JIT warm-up before the save (seconds when slow).
         List<String> second = new ArrayList<>(List.of("run", "--memory", "64M", "--workload", "idle,zero=0",
-                "--save-to", snap.toString(), "--migrate-after", "1s", "--run-for", "2s"));
+                "--save-to", snap.toString(), "--migrate-after", "1s", "--run-for", "10s"));
         second.addAll(saveArgs(format));
         try (FerryProcess p = FerryProcess.startVia("ulimit -f 16384", second.toArray(String[]::new))) {
             assertThat(p.exit(LONG)).as(p.output()).isEqualTo(Main.MIGRATION_FAILED);
