@@ -128,19 +128,36 @@ public final class XbzrleCodec {
             return encodeDensePage(cur, co, dst, dOff, dstLimit);
         }
         // The word bitmap, from the eight candidates of each non-zero fold word (branch-free: which
-        // of them differs is not predictable).
-        final long[] wb = wordBits;
-        for (int q = 0; q < wb.length; q++) {
-            wb[q] = 0;
-        }
+        // of them differs is not predictable), its eight words kept in registers while it is built.
+        long w0 = 0;
+        long w1 = 0;
+        long w2 = 0;
+        long w3 = 0;
+        long w4 = 0;
+        long w5 = 0;
+        long w6 = 0;
+        long w7 = 0;
         for (int k = 0; k < FOLD; k++) {
             if (f[k] != 0) {
-                for (int q = 0; q < 8; q++) {
-                    long x = xs[k + (q << 6)];
-                    wb[q] |= ((x | -x) >>> 63) << k;
-                }
+                w0 |= nonZero(xs[k]) << k;
+                w1 |= nonZero(xs[k + 64]) << k;
+                w2 |= nonZero(xs[k + 128]) << k;
+                w3 |= nonZero(xs[k + 192]) << k;
+                w4 |= nonZero(xs[k + 256]) << k;
+                w5 |= nonZero(xs[k + 320]) << k;
+                w6 |= nonZero(xs[k + 384]) << k;
+                w7 |= nonZero(xs[k + 448]) << k;
             }
         }
+        final long[] wb = wordBits;
+        wb[0] = w0;
+        wb[1] = w1;
+        wb[2] = w2;
+        wb[3] = w3;
+        wb[4] = w4;
+        wb[5] = w5;
+        wb[6] = w6;
+        wb[7] = w7;
         // The runs, a word at a time: the bytes of a word that differ are its non-zero bytes.
         int d = 0;
         int i = 0;
@@ -180,6 +197,11 @@ public final class XbzrleCodec {
             }
             i = e;
         }
+    }
+
+    /** 1 if {@code x} is not zero, else 0. */
+    private static long nonZero(long x) {
+        return (x | -x) >>> 63;
     }
 
     /** The first word at or after w whose bit is set in wb, or PAGE_WORDS. */
