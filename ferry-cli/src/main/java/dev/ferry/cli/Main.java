@@ -25,6 +25,11 @@ public final class Main implements Runnable {
     public static final int MIGRATION_ABORTED = 4;
     /** The guest's check of its own memory failed. */
     public static final int CHECK_FAILED = 5;
+    /**
+     * A migration completed but the destination did not confirm the handover; the source guest was kept paused
+     * (resumed only by 'cont' on the control socket).
+     */
+    public static final int HANDOVER_UNCONFIRMED = 6;
 
     @CommandLine.Spec
     CommandLine.Model.CommandSpec spec;

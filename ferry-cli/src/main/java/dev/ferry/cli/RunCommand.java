@@ -42,7 +42,8 @@ import picocli.CommandLine.Option;
                 + " --save-to, save it live to a file.",
                 "Exit status: 0 migrated or saved (or ran for --run-for); 1 error (the save target was refused, no"
                         + " guest started); 3 the migration or save failed and 4 it was aborted, the guest having kept"
-                        + " running here."})
+                        + " running here; 6 the migration completed but the destination did not confirm the handover,"
+                        + " and the guest was kept paused here."})
 public final class RunCommand implements Callable<Integer> {
     static final Duration CONNECT_TIMEOUT = Duration.ofSeconds(10);
     static final Duration PEER_TIMEOUT = Duration.ofSeconds(30);
@@ -89,6 +90,9 @@ public final class RunCommand implements Callable<Integer> {
 
     @picocli.CommandLine.Spec
     picocli.CommandLine.Model.CommandSpec spec;
+
+    /** The control socket's address, when there is one: messages point at it. */
+    private String controlAddress;
 
     @Option(names = "--run-for", paramLabel = "DURATION", converter = Converters.Time.class,
             description = "Stop after this long (counted from the start). Without it a guest that did not migrate"
@@ -158,6 +162,7 @@ public final class RunCommand implements Callable<Integer> {
                 controller.register(server);
                 ReplicationControl.register(server, guest, replicationOptions, policy, params, out, err);
                 out.println("control socket on " + server.address());
+                controlAddress = String.valueOf(server.address());
             }
             Runtime.getRuntime().addShutdownHook(Thread.ofPlatform().unstarted(this::onSignal));
             guest.resume();
@@ -225,6 +230,9 @@ public final class RunCommand implements Callable<Integer> {
                     report.put("save", describeSave(Path.of(f.uri().substring(5)), controller));
                 }
                 if (controller.migratedAway()) {
+                    if (outcome.handoverUnconfirmed()) {
+                        return keepUnconfirmed(guest, report, f, start, controller);
+                    }
                     return finish(guest, report, f.stats(), Main.OK);
                 }
                 continue; // a snapshot: the guest goes on here
@@ -260,6 +268,30 @@ public final class RunCommand implements Callable<Integer> {
             status = last.outcome().status() == Status.CANCELLED ? Main.MIGRATION_ABORTED : Main.MIGRATION_FAILED;
         }
         return finish(guest, report, last == null ? null : last.stats(), status);
+    }
+
+    /**
+     * The migration completed but the destination did not confirm the handover: the guest stays paused here, neither
+     * resumed (the destination may run it) nor dropped (it may not), until --run-for or a signal ends the process;
+     * {@code cont} on the control socket resumes it here.
+     */
+    private int keepUnconfirmed(InProcessGuest guest, Map<String, Object> report, GuestController.Finished f,
+            long start, GuestController controller) throws Exception {
+        printSummary(f.stats(), "migration", null);
+        err.println("ferry run: the destination did not confirm the handover: " + f.outcome().message());
+        err.println("ferry run: it runs the guest if it received the handover, and not otherwise; the guest is kept"
+                + " paused here");
+        err.println(controlAddress != null
+                ? "ferry run: if the destination did not start it, resume it here with 'cont' on the control socket "
+                        + controlAddress + "; otherwise stop this process"
+                : "ferry run: stop this process once the destination has been checked (with --control, 'cont' could"
+                        + " resume it here)");
+        err.flush();
+        waitUntil(start, runFor);
+        if (!controller.handoverUnconfirmed()) {
+            out.println("guest resumed here after the unconfirmed handover");
+        }
+        return finish(guest, report, f.stats(), Main.HANDOVER_UNCONFIRMED);
     }
 
     private String describeStart(PrecopyPolicy policy, MigrationParameters params) {

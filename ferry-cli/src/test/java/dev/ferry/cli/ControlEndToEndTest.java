@@ -11,6 +11,12 @@ import dev.ferry.control.ControlAddress;
 import dev.ferry.control.QmpClient;
 import dev.ferry.control.QmpError;
 import dev.ferry.control.QmpServer;
+import java.io.ByteArrayOutputStream;
+import java.io.IOException;
+import java.io.InputStream;
+import java.net.InetSocketAddress;
+import java.net.ServerSocket;
+import java.net.Socket;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -200,6 +206,130 @@ class ControlEndToEndTest {
                 assertThat(ctl.exit(LONG)).isZero();
                 assertThat(ctl.output()).contains("{\"return\":{}}").contains("\"event\":\"STOP\"");
             }
+        }
+    }
+
+    /**
+     * The in-doubt window of a handover: the connection breaks after the source wrote HANDOVER and before the
+     * destination read it. The destination, which never got it, starts nothing; the source, which cannot tell, keeps
+     * its guest paused rather than dropping what may be the only copy, and resumes it on 'cont'.
+     */
+    @Test
+    void aHandoverLostOnTheWayKeepsTheSourceGuestPausedUntilCont() throws Exception {
+        Path sock = dir.resolve("run.sock");
+        Path srcStats = dir.resolve("src.json");
+        try (FerryProcess dst = FerryProcess.start("incoming", "--listen", "127.0.0.1:0");
+                HandoverLosingProxy proxy = new HandoverLosingProxy(dst.listeningPort());
+                FerryProcess src = FerryProcess.start("run", "--memory", "64M", "--workload", "memtest,end=32M",
+                        "--migrate-to", "127.0.0.1:" + proxy.port(), "--migrate-after", "0s", "--control",
+                        "unix:" + sock, "--run-for", "30s", "--stats-json", srcStats.toString())) {
+            assertThat(dst.exit(LONG)).as(dst.output()).isEqualTo(Main.ERROR);
+            assertThat(dst.output()).contains("no guest was started");
+            src.await("did not confirm the handover", LONG);
+            assertThat(src.await("resume it here with 'cont' on the control socket", LONG)).isNotNull();
+            try (QmpClient c = QmpClient.connect(ControlAddress.parse("unix:" + sock), Duration.ofSeconds(30))) {
+                assertThat(c.execute("query-status", null).get("status").asText()).isEqualTo("postmigrate");
+                c.execute("cont", null);
+                assertThat(c.execute("query-status", null).get("status").asText()).isEqualTo("running");
+            }
+            assertThat(src.exit(LONG)).as(src.output()).isEqualTo(Main.HANDOVER_UNCONFIRMED);
+            assertThat(src.output()).contains("guest resumed here after the unconfirmed handover");
+        }
+        JsonNode stats = QmpServer.JSON.readTree(srcStats.toFile());
+        assertThat(stats.at("/migration/status").asText()).isEqualTo("completed");
+        assertThat(stats.at("/migration/x-handover-unconfirmed").asText()).contains("before it confirmed");
+        // Paused from the switchover until 'cont', then running here again.
+        assertThat(stats.at("/workload-at-exit/passes").asLong())
+                .isGreaterThan(stats.at("/workload-at-switchover/passes").asLong());
+    }
+
+    /**
+     * Relays a migration until the destination's COMPLETE_ACK, then cuts the destination off, swallows what the
+     * source sends next up to its HANDOVER frame, and closes the source's connection: the HANDOVER is lost on the way.
+     */
+    static final class HandoverLosingProxy implements AutoCloseable {
+        /** Return-path bytes up to and including COMPLETE_ACK: stream header, HELLO_ACK, COMPLETE_ACK. */
+        private static final int RETURN_BYTES_TO_COMPLETE_ACK = 16 + 16 + 16;
+        private static final int EMPTY_FRAME = 12;
+        private static final int HANDOVER = 0x08;
+        private final ServerSocket server = new ServerSocket();
+        private volatile boolean cut;
+
+        HandoverLosingProxy(int targetPort) throws IOException {
+            server.bind(new InetSocketAddress("127.0.0.1", 0));
+            Thread.ofPlatform().daemon().start(() -> {
+                try (Socket in = server.accept(); Socket out = new Socket("127.0.0.1", targetPort)) {
+                    Thread back = Thread.ofPlatform().daemon().start(() -> relayReplies(out, in));
+                    forward(in, out);
+                    back.join();
+                } catch (IOException | InterruptedException ignored) {
+                    // the test sees the outcome in the two processes
+                }
+            });
+        }
+
+        private void relayReplies(Socket dst, Socket src) {
+            try {
+                InputStream replies = dst.getInputStream();
+                byte[] buf = new byte[RETURN_BYTES_TO_COMPLETE_ACK];
+                int relayed = 0;
+                while (relayed < RETURN_BYTES_TO_COMPLETE_ACK) {
+                    int n = replies.read(buf, 0, RETURN_BYTES_TO_COMPLETE_ACK - relayed);
+                    if (n < 0) {
+                        return;
+                    }
+                    relayed += n;
+                    if (relayed == RETURN_BYTES_TO_COMPLETE_ACK) {
+                        // The destination has read COMPLETE: cut it off before the source can send HANDOVER.
+                        cut = true;
+                        dst.close();
+                    }
+                    src.getOutputStream().write(buf, 0, n);
+                }
+            } catch (IOException ignored) {
+                // cut
+            }
+        }
+
+        private void forward(Socket src, Socket dst) throws IOException {
+            InputStream from = src.getInputStream();
+            byte[] buf = new byte[65536];
+            // After the cut the source sends only whole empty frames (KEEPALIVE, then HANDOVER), from a frame start.
+            ByteArrayOutputStream afterCut = new ByteArrayOutputStream();
+            int n;
+            while ((n = from.read(buf)) > 0) {
+                if (cut) {
+                    afterCut.write(buf, 0, n);
+                    if (holdsHandover(afterCut.toByteArray())) {
+                        break;
+                    }
+                    continue;
+                }
+                try {
+                    dst.getOutputStream().write(buf, 0, n);
+                } catch (IOException e) {
+                    // cut while writing: these bytes were read before the cut, and HANDOVER comes only after it
+                }
+            }
+            src.close();
+        }
+
+        private static boolean holdsHandover(byte[] frames) {
+            for (int at = 0; at + EMPTY_FRAME <= frames.length; at += EMPTY_FRAME) {
+                if ((frames[at] & 0xff) == HANDOVER) {
+                    return true;
+                }
+            }
+            return false;
+        }
+
+        int port() {
+            return server.getLocalPort();
+        }
+
+        @Override
+        public void close() throws IOException {
+            server.close();
         }
     }
 

@@ -63,6 +63,11 @@ public final class GuestController {
     private volatile Job job;
     private volatile MigrationStats lastStats;
     private volatile boolean migratedAway;
+    /**
+     * The last migration completed but the destination did not confirm the handover: the guest is kept paused here,
+     * and {@code cont} may resume it (whoever sends it has checked that the destination did not start it).
+     */
+    private volatile boolean handoverUnconfirmed;
     private volatile PrecopyLoop.Listener listener = new PrecopyLoop.Listener() { };
     private volatile DirtyRate dirtyRate = new DirtyRate("unstarted", 0, null, null);
 
@@ -195,6 +200,7 @@ public final class GuestController {
                 job = null;
                 if (o.completed() && guest.isPaused()) {
                     migratedAway = true;
+                    handoverUnconfirmed = o.handoverUnconfirmed();
                 }
             }
             finished.add(new Finished(o, stats, uri));
@@ -225,6 +231,11 @@ public final class GuestController {
     /** True once a migration completed and handed the guest over. */
     public boolean migratedAway() {
         return migratedAway;
+    }
+
+    /** True while a completed migration's handover is unconfirmed and the guest is kept paused here. */
+    public boolean handoverUnconfirmed() {
+        return handoverUnconfirmed;
     }
 
     /** The running migration's statistics, else the last one's, else null. */
@@ -291,6 +302,16 @@ public final class GuestController {
         });
         s.register("cont", a -> {
             Args.only(a, Set.of());
+            synchronized (this) {
+                if (migratedAway && handoverUnconfirmed) {
+                    // The operator checked: the destination did not take the guest over. It runs here again.
+                    migratedAway = false;
+                    handoverUnconfirmed = false;
+                    guest.resume();
+                    s.emit("RESUME", null);
+                    return null;
+                }
+            }
             if (migratedAway) {
                 throw QmpError.generic("The guest has been migrated already: it runs elsewhere now");
             }

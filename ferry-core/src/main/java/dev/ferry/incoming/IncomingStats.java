@@ -21,6 +21,7 @@ public final class IncomingStats {
     private volatile long rounds;
     private volatile int capabilities;
     private volatile String error;
+    private volatile String handoverUnconfirmed;
     private volatile long ramSize;
 
     void started() {
@@ -56,6 +57,11 @@ public final class IncomingStats {
         status = "verified";
     }
 
+    /** The handover was received but its confirmation could not be sent: the source keeps its copy paused. */
+    void handoverUnconfirmed(String why) {
+        handoverUnconfirmed = why;
+    }
+
     void handedOver() {
         handoverNanos = System.nanoTime();
         status = "loaded";
@@ -83,6 +89,9 @@ public final class IncomingStats {
         m.put("status", status);
         if (error != null) {
             m.put("error-desc", error);
+        }
+        if (handoverUnconfirmed != null) {
+            m.put("handover-ack-failed", handoverUnconfirmed);
         }
         m.put("ram-size", ramSize);
         m.put("bytes-received", bytes);

@@ -306,6 +306,9 @@ public final class StreamLoader {
             switch (t) {
                 case HANDOVER -> {
                     in.payload().expectEnd();
+                    if ((capabilities & StreamFormat.CAP_HANDOVER_ACK) != 0) {
+                        confirmHandover();
+                    }
                     return;
                 }
                 case KEEPALIVE -> in.payload().expectEnd();
@@ -313,6 +316,21 @@ public final class StreamLoader {
                         + " verification: " + Records.Reason.read(in.payload()).text());
                 default -> throw unexpected(t, "only HANDOVER may follow completion");
             }
+        }
+    }
+
+    /**
+     * Tells the source that the guest is taken over here, so that it can let its copy go. The handover happened when
+     * HANDOVER was read: if the confirmation cannot be sent, the guest starts here all the same, and the source,
+     * not knowing, keeps its copy paused rather than resuming it.
+     */
+    private void confirmHandover() {
+        try {
+            FrameBuffer ack = new FrameBuffer(0);
+            ack.begin(FrameType.HANDOVER_ACK);
+            write(ack.finish());
+        } catch (IOException | RuntimeException e) {
+            stats.handoverUnconfirmed(e.getMessage() != null ? e.getMessage() : e.toString());
         }
     }
 
@@ -371,6 +389,9 @@ public final class StreamLoader {
         StringBuilder s = new StringBuilder();
         if ((caps & StreamFormat.CAP_XBZRLE) != 0) {
             s.append("xbzrle");
+        }
+        if ((caps & StreamFormat.CAP_HANDOVER_ACK) != 0) {
+            s.append(s.isEmpty() ? "" : ", ").append("handover-ack");
         }
         int unknown = caps & ~StreamFormat.KNOWN_CAPABILITIES;
         if (unknown != 0) {

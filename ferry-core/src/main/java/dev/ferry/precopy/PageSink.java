@@ -43,7 +43,11 @@ public interface PageSink extends AutoCloseable {
      */
     void complete(long pageRecords, int ramDigest, Duration timeout) throws IOException;
 
-    /** Commits the switchover: the target may start the guest; the source must not. */
+    /**
+     * Commits the switchover: the target may start the guest; the source must not. Throws
+     * {@link HandoverUnconfirmedException} if the commit was sent but the target did not confirm it (the source then
+     * neither resumes nor drops its guest); any other exception means the target cannot have it.
+     */
     void handover() throws IOException;
 
     /** Tells the target, best effort, that the migration is abandoned. */

@@ -45,8 +45,15 @@ import java.util.zip.CRC32C;
  * guest is the live one: whatever fails, it keeps running.
  */
 public final class PrecopyLoop {
-    /** How a migration ended. */
-    public record Outcome(Status status, String message) {
+    /**
+     * How a migration ended. {@code handoverUnconfirmed}: it completed, but the destination did not confirm the
+     * handover, so the source guest is kept paused (see {@link HandoverUnconfirmedException}).
+     */
+    public record Outcome(Status status, String message, boolean handoverUnconfirmed) {
+        public Outcome(Status status, String message) {
+            this(status, message, false);
+        }
+
         public boolean completed() {
             return status == Status.COMPLETED;
         }
@@ -632,6 +639,13 @@ public final class PrecopyLoop {
             endRound("stop-and-copy");
             sink.complete(totalWritten, digest.digest(), completionTimeout);
             keepsRunning = switchover.complete(guest, sink);
+        } catch (HandoverUnconfirmedException e) {
+            // The destination holds a verified copy and was told to start it; whether it heard is unknown. Resuming
+            // here could run the guest twice, and it may be the only copy: it stays paused.
+            stats.downtime(System.nanoTime() - pauseStart);
+            stats.handoverUnconfirmed(e.getMessage());
+            setStatus(Status.COMPLETED);
+            return new Outcome(Status.COMPLETED, e.getMessage(), true);
         } catch (IOException | RuntimeException e) {
             return fail(e);
         }

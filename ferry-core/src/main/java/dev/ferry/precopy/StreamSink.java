@@ -11,6 +11,7 @@ import dev.ferry.stream.Records;
 import dev.ferry.stream.StreamFormat;
 import dev.ferry.stream.StreamFormatException;
 import dev.ferry.stream.StreamHeader;
+import dev.ferry.transport.WatchedChannel;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.channels.ReadableByteChannel;
@@ -44,6 +45,12 @@ public final class StreamSink implements PageSink {
     /** Held for each whole frame written: the keepalive thread only writes between frames. */
     private final ReentrantLock writeLock = new ReentrantLock();
     private final CompletableFuture<Integer> completeAck = new CompletableFuture<>();
+    /** Completed by the destination's HANDOVER_ACK, or exceptionally when the return path ends without it. */
+    private final CompletableFuture<Void> handoverAck = new CompletableFuture<>();
+    /** Whether the destination confirms the handover (capability handover-ack negotiated). */
+    private boolean handoverAcked;
+    /** How long to wait for the destination's confirmations (the completion timeout). */
+    private Duration confirmTimeout = Duration.ofSeconds(30);
     private final FrameBuffer keepalive = new FrameBuffer(0);
     private volatile IOException failure;
     private volatile long bytesWritten;
@@ -80,12 +87,16 @@ public final class StreamSink implements PageSink {
     public int open(Records.Setup setup, int capabilities) throws IOException {
         writeFully(StreamHeader.encode());
         FrameBuffer f = new FrameBuffer(Records.MAX_TEXT + 16);
-        new Records.Hello(capabilities, "ferry " + StreamSink.class.getPackage().getImplementationVersion())
+        // A destination process is always asked to confirm the handover; a file has nothing to confirm.
+        int offered = capabilities | (returnPath != null ? StreamFormat.CAP_HANDOVER_ACK : 0);
+        new Records.Hello(offered, "ferry " + StreamSink.class.getPackage().getImplementationVersion())
                 .write(f);
         writeFrame(f.finish());
         int accepted = capabilities;
         if (returnPath != null) {
             FrameReader in = new FrameReader(returnPath, "return path from " + peer);
+            // The destination answers HELLO at once: a silent peer here is lost (later it is silent until COMPLETE).
+            WatchedChannel watched = returnPath instanceof WatchedChannel w ? w.watchReads(true) : null;
             try {
                 in.readHeader();
                 FrameType t = in.next();
@@ -101,12 +112,16 @@ public final class StreamSink implements PageSink {
                             "return path from " + peer + ": expected HELLO_ACK, got " + t);
                 }
                 accepted = Records.HelloAck.read(in.payload()).capabilities();
-                if ((accepted & ~capabilities) != 0) {
+                if ((accepted & ~offered) != 0) {
                     throw new IOException(peer + " accepted capabilities that were not offered: 0x"
                             + Integer.toHexString(accepted));
                 }
-            } catch (StreamFormatException e) {
-                throw e;
+                handoverAcked = (accepted & StreamFormat.CAP_HANDOVER_ACK) != 0;
+                accepted &= capabilities;
+            } finally {
+                if (watched != null) {
+                    watched.watchReads(false);
+                }
             }
             reader = Thread.ofVirtual().name("return-path " + peer).start(() -> readReturnPath(in));
         }
@@ -125,9 +140,15 @@ public final class StreamSink implements PageSink {
                     if (!closing && !handingOver) {
                         fail(new IOException("lost connection to " + peer + ": it closed the connection"));
                     }
+                    handoverAck.completeExceptionally(new IOException(peer + " closed the connection"));
                     return;
                 }
                 switch (t) {
+                    case HANDOVER_ACK -> {
+                        in.payload().expectEnd();
+                        handoverAck.complete(null);
+                        return;
+                    }
                     case COMPLETE_ACK -> {
                         completeAck.complete(Records.CompleteAck.read(in.payload()).ramDigest());
                         if (releaseAfterCompletion) {
@@ -149,6 +170,7 @@ public final class StreamSink implements PageSink {
             if (!closing && !handingOver) {
                 fail(connectionLost(e));
             }
+            handoverAck.completeExceptionally(connectionLost(e));
         }
     }
 
@@ -182,7 +204,7 @@ public final class StreamSink implements PageSink {
         if (e instanceof StreamFormatException || e instanceof DestinationException) {
             return e;
         }
-        if (e instanceof dev.ferry.transport.WatchedChannel.PeerTimeoutException) {
+        if (e instanceof WatchedChannel.PeerTimeoutException) {
             return new IOException("lost connection to " + peer + ": " + e.getMessage());
         }
         String m = e.getMessage();
@@ -196,6 +218,7 @@ public final class StreamSink implements PageSink {
             failure = e;
         }
         completeAck.completeExceptionally(e);
+        handoverAck.completeExceptionally(e);
     }
 
     private void check() throws IOException {
@@ -284,6 +307,7 @@ public final class StreamSink implements PageSink {
 
     @Override
     public void complete(long pageRecords, int ramDigest, Duration timeout) throws IOException {
+        confirmTimeout = timeout;
         Records.Complete complete = new Records.Complete(pageRecords, framesWritten, ramDigest);
         FrameBuffer f = new FrameBuffer(32);
         complete.write(f);
@@ -307,12 +331,35 @@ public final class StreamSink implements PageSink {
         }
     }
 
+    /**
+     * Writes HANDOVER and, when the destination confirms handovers, waits for its HANDOVER_ACK. A failed write fails
+     * the migration as before (the destination cannot have read the frame); a written HANDOVER that is not confirmed
+     * throws {@link HandoverUnconfirmedException}: the destination may or may not have taken the guest over.
+     */
     @Override
     public void handover() throws IOException {
         handingOver = true;
         FrameBuffer f = new FrameBuffer(0);
         f.begin(FrameType.HANDOVER);
         control(f);
+        if (!handoverAcked) {
+            return;
+        }
+        try {
+            handoverAck.get(confirmTimeout.toMillis(), TimeUnit.MILLISECONDS);
+        } catch (TimeoutException e) {
+            throw new HandoverUnconfirmedException(peer + " did not confirm the handover within "
+                    + confirmTimeout.toSeconds() + " s");
+        } catch (ExecutionException e) {
+            String why = e.getCause() != null && e.getCause().getMessage() != null ? e.getCause().getMessage()
+                    : String.valueOf(e.getCause());
+            throw new HandoverUnconfirmedException("the connection to " + peer + " ended before it confirmed the"
+                    + " handover (" + why + ")");
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new HandoverUnconfirmedException("interrupted while waiting for " + peer
+                    + " to confirm the handover");
+        }
     }
 
     @Override

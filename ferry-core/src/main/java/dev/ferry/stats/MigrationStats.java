@@ -34,6 +34,7 @@ public final class MigrationStats {
     private final long startNanos = System.nanoTime();
     private final long pageSize;
     private final long totalRam;
+    private String handoverUnconfirmed;
     private Status status = Status.SETUP;
     private long setupNanos = -1;
     private long endNanos = -1;
@@ -110,6 +111,11 @@ public final class MigrationStats {
 
     public synchronized String error() {
         return errorDesc;
+    }
+
+    /** The migration completed but the destination did not confirm the handover: why (Ferry's own field). */
+    public synchronized void handoverUnconfirmed(String why) {
+        handoverUnconfirmed = why;
     }
 
     /** Counts a batch: its zero and normal pages and its bytes, in precopy or in the downtime. */
@@ -289,6 +295,9 @@ public final class MigrationStats {
         m.put("cpu-throttle-percentage", cpuThrottle);
         if (errorDesc != null) {
             m.put("error-desc", errorDesc);
+        }
+        if (handoverUnconfirmed != null) {
+            m.put("x-handover-unconfirmed", handoverUnconfirmed);
         }
         Map<String, Object> ram = new LinkedHashMap<>();
         ram.put("transferred", transferred);

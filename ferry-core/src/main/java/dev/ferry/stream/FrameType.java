@@ -30,7 +30,9 @@ public enum FrameType {
     /** Replication: the checkpoint is verified and staged; its output may be released. */
     CKPT_ACK(0x44),
     /** Replication: the checkpoint was refused; replication ends. */
-    CKPT_NACK(0x45);
+    CKPT_NACK(0x45),
+    /** The destination received HANDOVER and starts the guest (capability {@code handover-ack}). */
+    HANDOVER_ACK(0x46);
 
     private static final FrameType[] BY_CODE = new FrameType[256];
 

@@ -51,7 +51,12 @@ public final class StreamFormat {
 
     /** Capability bits negotiated in HELLO. */
     public static final int CAP_XBZRLE = 1;
-    public static final int KNOWN_CAPABILITIES = CAP_XBZRLE;
+    /**
+     * The destination confirms HANDOVER with HANDOVER_ACK before it resumes the guest. A source offers it on every
+     * connection; without the confirmation it does not know whether the destination took the guest over.
+     */
+    public static final int CAP_HANDOVER_ACK = 1 << 1;
+    public static final int KNOWN_CAPABILITIES = CAP_XBZRLE | CAP_HANDOVER_ACK;
 
     private StreamFormat() {
     }

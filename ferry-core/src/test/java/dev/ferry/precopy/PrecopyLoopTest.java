@@ -22,9 +22,11 @@ import dev.ferry.stream.FrameType;
 import dev.ferry.stream.StreamFormat;
 import dev.ferry.transport.HostPort;
 import dev.ferry.transport.Tcp;
+import java.io.IOException;
 import java.net.InetSocketAddress;
 import java.nio.channels.ServerSocketChannel;
 import java.nio.channels.SocketChannel;
+import java.nio.channels.WritableByteChannel;
 import java.time.Duration;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
@@ -109,6 +111,7 @@ class PrecopyLoopTest {
         try (Run r = new Run("memtest,start=1M,end=12M").migrate(new DowntimePolicy(), new MigrationParameters(), 0,
                 loader(StreamFormat.KNOWN_CAPABILITIES))) {
             assertThat(r.outcome.status()).as(r.outcome.message()).isEqualTo(Status.COMPLETED);
+            assertThat(r.outcome.handoverUnconfirmed()).as("the destination confirmed the handover").isFalse();
             assertThat(r.received.error()).isNull();
             Guest dst = r.received.guest();
             assertThat(r.guest.isPaused()).as("the source stops after the handover").isTrue();
@@ -165,6 +168,103 @@ class PrecopyLoopTest {
         }
     }
 
+    /**
+     * The destination reads HANDOVER and takes the guest over, but its confirmation is lost (here: the connection
+     * goes as it writes HANDOVER_ACK). The source cannot tell this from a HANDOVER that never arrived, so it must
+     * neither resume its copy (the destination runs one) nor report a confirmed handover: it keeps the guest paused.
+     */
+    @Test
+    void aLostHandoverConfirmationKeepsTheSourceGuestPaused() throws Exception {
+        Destination ackLost = socket -> {
+            // The loader's fourth write is HANDOVER_ACK (after the stream header, HELLO_ACK and COMPLETE_ACK).
+            WritableByteChannel dropsTheAck = new WritableByteChannel() {
+                private int writes;
+
+                @Override
+                public int write(java.nio.ByteBuffer b) throws IOException {
+                    if (++writes == 4) {
+                        socket.close();
+                        throw new IOException("connection cut before HANDOVER_ACK");
+                    }
+                    return socket.write(b);
+                }
+
+                @Override
+                public boolean isOpen() {
+                    return socket.isOpen();
+                }
+
+                @Override
+                public void close() throws IOException {
+                    socket.close();
+                }
+            };
+            IncomingStats stats = new IncomingStats();
+            try {
+                Guest g = new StreamLoader(new FrameReader(socket, "test"), dropsTheAck,
+                        StreamFormat.KNOWN_CAPABILITIES, stats).load();
+                assertThat(stats.toMap()).containsKey("handover-ack-failed");
+                return new Received(g, null);
+            } catch (Exception e) {
+                return new Received(null, e);
+            }
+        };
+        try (Run r = new Run("memtest,start=1M,end=12M").migrate(new DowntimePolicy(), new MigrationParameters(), 0,
+                ackLost)) {
+            assertThat(r.received.error()).as("the destination took the guest over").isNull();
+            assertThat(r.received.guest().check().passed()).isTrue();
+            assertThat(r.outcome.status()).as(r.outcome.message()).isEqualTo(Status.COMPLETED);
+            assertThat(r.outcome.handoverUnconfirmed()).isTrue();
+            assertThat(r.outcome.message()).contains("ended before it confirmed the handover");
+            assertThat(r.stats.toMap()).containsKey("x-handover-unconfirmed");
+            Map<String, Object> before = r.guest.counters();
+            Thread.sleep(100);
+            assertThat(r.guest.isPaused()).as("neither resumed nor dropped").isTrue();
+            assertThat(r.guest.counters()).isEqualTo(before);
+        }
+    }
+
+    /**
+     * A destination that verified the copy and then goes away without reading HANDOVER never starts the guest. The
+     * source either fails to write HANDOVER (then the destination cannot have it: the source resumes) or writes it
+     * and gets no confirmation (it keeps the guest paused); it never takes the guest for handed over.
+     */
+    @Test
+    void aDestinationGoneBeforeTheHandoverNeverLeavesTheGuestUnowned() throws Exception {
+        for (int i = 0; i < 5; i++) {
+            Destination goneAfterCompleteAck = socket -> {
+                FrameReader in = new FrameReader(socket, "test");
+                in.readHeader();
+                socket.write(dev.ferry.stream.StreamHeader.encode());
+                in.next();
+                int caps = dev.ferry.stream.Records.Hello.read(in.payload()).capabilities();
+                dev.ferry.stream.FrameBuffer f = new dev.ferry.stream.FrameBuffer(16);
+                new dev.ferry.stream.Records.HelloAck(caps).write(f);
+                socket.write(f.finish());
+                FrameType t;
+                while ((t = in.next()) != null && t != FrameType.COMPLETE) {
+                    // read on
+                }
+                // Acknowledge with the source's own digest, then go without reading HANDOVER.
+                int digest = dev.ferry.stream.Records.Complete.read(in.payload()).ramDigest();
+                new dev.ferry.stream.Records.CompleteAck(digest).write(f);
+                socket.write(f.finish());
+                socket.close();
+                return new Received(null, null);
+            };
+            try (Run r = new Run("memtest,start=1M,end=12M").migrate(new DowntimePolicy(),
+                    new MigrationParameters(), 0, goneAfterCompleteAck)) {
+                if (r.outcome.status() == Status.FAILED) {
+                    assertThat(r.guestKeepsRunning()).as("run %d: %s", i, r.outcome.message()).isTrue();
+                } else {
+                    assertThat(r.outcome.status()).isEqualTo(Status.COMPLETED);
+                    assertThat(r.outcome.handoverUnconfirmed()).as("run %d: %s", i, r.outcome.message()).isTrue();
+                    assertThat(r.guest.isPaused()).isTrue();
+                }
+            }
+        }
+    }
+
     @Test
     void xbzrleSendsRePagesAsDeltasAndTheRamStillMatches() throws Exception {
         MigrationParameters slow = new MigrationParameters().maxBandwidth(30_000_000).xbzrleCacheSize(32L << 20);
@@ -212,7 +312,7 @@ class PrecopyLoopTest {
     @Test
     void destinationRefusalFailsBeforeAnyPageAndTheGuestRuns() throws Exception {
         try (Run r = new Run("memtest,start=1M,end=12M").migrate(new DowntimePolicy(), new MigrationParameters(),
-                StreamFormat.CAP_XBZRLE, loader(0))) {
+                StreamFormat.CAP_XBZRLE, loader(StreamFormat.CAP_HANDOVER_ACK))) {
             assertThat(r.outcome.status()).as(r.outcome.message()).isEqualTo(Status.FAILED);
             assertThat(r.outcome.message()).contains("refused the migration").contains("xbzrle");
             assertThat(r.guestKeepsRunning()).isTrue();
@@ -285,7 +385,7 @@ class PrecopyLoopTest {
                 int port = ((InetSocketAddress) server.getLocalAddress()).getPort();
                 CompletableFuture<Received> dst = CompletableFuture.supplyAsync(() -> {
                     try (SocketChannel s = Tcp.accept(server)) {
-                        return loader(0).serve(s);
+                        return loader(StreamFormat.CAP_HANDOVER_ACK).serve(s);
                     } catch (Exception e) {
                         return new Received(null, e);
                     }
