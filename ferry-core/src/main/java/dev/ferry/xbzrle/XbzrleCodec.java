@@ -121,15 +121,16 @@ public final class XbzrleCodec {
         }
         final long[] f = fold;
         foldWords(xs, f); // another element-wise loop: eight words ruled out per zero fold word
-        int c = 0;
+        long fm = 0; // bit k set iff fold word k is not zero
         for (int k = 0; k < FOLD; k++) {
-            c += f[k] != 0 ? 1 : 0;
+            fm |= nonZero(f[k]) << k;
         }
-        if (c > DENSE_FOLDS) {
+        if (Long.bitCount(fm) > DENSE_FOLDS) {
             return encodeDensePage(cur, co, dst, dOff, dstLimit);
         }
-        // The word bitmap, from the eight candidates of each non-zero fold word (branch-free: which
-        // of them differs is not predictable), its eight words kept in registers while it is built.
+        // The word bitmap, from the eight candidates of each non-zero fold word, its eight words kept
+        // in registers while it is built. Branch-free but for the loop over fm's bits: whether a fold
+        // word, or a candidate, is zero is not predictable (half of them are on 1% scattered changes).
         long w0 = 0;
         long w1 = 0;
         long w2 = 0;
@@ -138,17 +139,16 @@ public final class XbzrleCodec {
         long w5 = 0;
         long w6 = 0;
         long w7 = 0;
-        for (int k = 0; k < FOLD; k++) {
-            if (f[k] != 0) {
-                w0 |= nonZero(xs[k]) << k;
-                w1 |= nonZero(xs[k + 64]) << k;
-                w2 |= nonZero(xs[k + 128]) << k;
-                w3 |= nonZero(xs[k + 192]) << k;
-                w4 |= nonZero(xs[k + 256]) << k;
-                w5 |= nonZero(xs[k + 320]) << k;
-                w6 |= nonZero(xs[k + 384]) << k;
-                w7 |= nonZero(xs[k + 448]) << k;
-            }
+        for (long m = fm; m != 0; m &= m - 1) {
+            int k = Long.numberOfTrailingZeros(m);
+            w0 |= nonZero(xs[k]) << k;
+            w1 |= nonZero(xs[k + 64]) << k;
+            w2 |= nonZero(xs[k + 128]) << k;
+            w3 |= nonZero(xs[k + 192]) << k;
+            w4 |= nonZero(xs[k + 256]) << k;
+            w5 |= nonZero(xs[k + 320]) << k;
+            w6 |= nonZero(xs[k + 384]) << k;
+            w7 |= nonZero(xs[k + 448]) << k;
         }
         final long[] wb = wordBits;
         wb[0] = w0;
@@ -376,15 +376,21 @@ public final class XbzrleCodec {
 
     /**
      * Writes the pair {zero run of {@code zrun} bytes, non-zero run [z, z + n)} at output position
-     * {@code d}; returns the new position, or -1 on overflow. Small enough to be inlined: when both
-     * lengths take one byte and the run fits in the same long, it is one 8-byte write (QEMU's
-     * overflow checks, d + 3 <= dstLimit and d + 2 + n <= dstLimit, hold as d + 8 does).
+     * {@code d}; returns the new position, or -1 on overflow. Small enough to be inlined: when the
+     * lengths and the run fit in one long (a run of at most five bytes), it is one 8-byte write
+     * (QEMU's overflow checks, d + 3 <= dstLimit and d + 2 + n <= dstLimit, hold as d + 8 does).
      */
     private static int put(MemorySegment cur, long curOffset, int length, MemorySegment dst, long dstOffset,
                            int dstLimit, int d, int zrun, int z, int n) {
-        if ((zrun | n) < 0x80 && n <= 6 && d + 8 <= dstLimit && z + 8 <= length) {
-            dst.set(LONG, dstOffset + d, zrun | (n << 8) | (cur.get(LONG, curOffset + z) << 16));
-            return d + 2 + n;
+        if (n <= 5 && d + 8 <= dstLimit && z + 8 <= length) {
+            // Branch-free in the zero-run length's size, one byte or two (zrun < 2^14): on scattered
+            // changes that is not predictable. big is -1 when it takes two bytes, else 0.
+            int big = -(zrun >>> 7) >> 31;
+            int zenc = zrun ^ ((zrun ^ ((zrun & 0x7f) | 0x80 | ((zrun >>> 7) << 8))) & big);
+            int shift = 8 + (big & 8);
+            long data = cur.get(LONG, curOffset + z) << (shift + 8);
+            dst.set(LONG, dstOffset + d, zenc | ((long) n << shift) | data);
+            return d + 2 + n - big;
         }
         return emit(cur, curOffset, length, dst, dstOffset, dstLimit, d, zrun, z, n);
     }
