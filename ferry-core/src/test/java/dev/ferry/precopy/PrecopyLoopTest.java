@@ -22,8 +22,11 @@ import dev.ferry.stream.FrameType;
 import dev.ferry.stream.StreamFormat;
 import dev.ferry.transport.HostPort;
 import dev.ferry.transport.Tcp;
+import dev.ferry.transport.WatchedChannel;
 import java.io.IOException;
 import java.net.InetSocketAddress;
+import java.nio.ByteBuffer;
+import java.nio.channels.ByteChannel;
 import java.nio.channels.ServerSocketChannel;
 import java.nio.channels.SocketChannel;
 import java.nio.channels.WritableByteChannel;
@@ -32,6 +35,7 @@ import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
 
 /** The precopy loop against a real destination over loopback TCP, in one JVM. */
 class PrecopyLoopTest {
@@ -62,6 +66,8 @@ class PrecopyLoopTest {
         final MigrationStats stats;
         PrecopyLoop.Outcome outcome;
         Received received;
+        /** When set, the source's channel is a {@link WatchedChannel} with this timeout, as the CLI's is. */
+        Duration peerTimeout;
 
         Run(String workload) throws InterruptedException {
             guest = InProcessGuest.create(new InProcessConfig(RAM, 2, workload, 3, 0));
@@ -81,7 +87,9 @@ class PrecopyLoopTest {
                         return new Received(null, e);
                     }
                 });
-                SocketChannel ch = Tcp.connect(new HostPort("127.0.0.1", port), Duration.ofSeconds(5));
+                SocketChannel socket = Tcp.connect(new HostPort("127.0.0.1", port), Duration.ofSeconds(5));
+                ByteChannel ch = peerTimeout == null ? socket
+                        : new WatchedChannel(socket, "test destination", peerTimeout).watchReads(false);
                 try (StreamSink sink = new StreamSink(ch, ch, "test destination")) {
                     outcome = new PrecopyLoop(guest, sink, policy, params, stats, null, capabilities,
                             Duration.ofSeconds(10)).run();
@@ -315,6 +323,34 @@ class PrecopyLoopTest {
                 StreamFormat.CAP_XBZRLE, loader(StreamFormat.CAP_HANDOVER_ACK))) {
             assertThat(r.outcome.status()).as(r.outcome.message()).isEqualTo(Status.FAILED);
             assertThat(r.outcome.message()).contains("refused the migration").contains("xbzrle");
+            assertThat(r.guestKeepsRunning()).isTrue();
+        }
+    }
+
+    @Test
+    @Timeout(60) // without the watch on the HELLO_ACK wait, the source waits forever
+    void aDestinationSilentAfterTheHelloIsLostAfterThePeerTimeoutAndTheGuestRuns() throws Exception {
+        Destination silent = socket -> {
+            FrameReader in = new FrameReader(socket, "test");
+            in.readHeader();
+            in.next(); // HELLO, never answered
+            ByteBuffer b = ByteBuffer.allocate(4096);
+            try {
+                while (socket.read(b.clear()) >= 0) {
+                    // swallow until the source gives up
+                }
+            } catch (IOException e) {
+                // the source closed
+            }
+            return new Received(null, null);
+        };
+        try (Run r = new Run("memtest,start=1M,end=12M")) {
+            r.peerTimeout = Duration.ofMillis(300);
+            long t0 = System.nanoTime();
+            r.migrate(new DowntimePolicy(), new MigrationParameters(), 0, silent);
+            assertThat(r.outcome.status()).as(r.outcome.message()).isEqualTo(Status.FAILED);
+            assertThat(r.outcome.message()).contains("nothing received from test destination").contains("peer lost");
+            assertThat(Duration.ofNanos(System.nanoTime() - t0)).isLessThan(Duration.ofSeconds(20));
             assertThat(r.guestKeepsRunning()).isTrue();
         }
     }
