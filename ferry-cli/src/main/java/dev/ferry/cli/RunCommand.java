@@ -199,7 +199,8 @@ public final class RunCommand implements Callable<Integer> {
     /**
      * Waits for the end: a migration that completed (the guest is handed over: exit 0), or {@code --run-for}, or a
      * signal. A migration that fails or is aborted is reported at once; the guest keeps running until then, and the
-     * exit status says how the last migration ended.
+     * exit status says how the last migration ended. One whose handover was not confirmed keeps the guest paused
+     * until then (exit 6), unless {@code cont} resumes it.
      */
     private int awaitEnd(InProcessGuest guest, Map<String, Object> report, long start, GuestController controller)
             throws Exception {
@@ -231,7 +232,10 @@ public final class RunCommand implements Callable<Integer> {
                 }
                 if (controller.migratedAway()) {
                     if (outcome.handoverUnconfirmed()) {
-                        return keepUnconfirmed(guest, report, f, start, controller);
+                        // Kept paused here until --run-for or a signal; 'cont' may resume it, and then it may
+                        // even migrate again.
+                        reportUnconfirmed(outcome);
+                        continue;
                     }
                     return finish(guest, report, f.stats(), Main.OK);
                 }
@@ -266,19 +270,21 @@ public final class RunCommand implements Callable<Integer> {
         int status = Main.OK;
         if (last != null && !last.outcome().completed()) {
             status = last.outcome().status() == Status.CANCELLED ? Main.MIGRATION_ABORTED : Main.MIGRATION_FAILED;
+        } else if (last != null && last.outcome().handoverUnconfirmed()) {
+            status = Main.HANDOVER_UNCONFIRMED;
+            if (!controller.handoverUnconfirmed()) {
+                out.println("guest resumed here after the unconfirmed handover");
+            }
         }
         return finish(guest, report, last == null ? null : last.stats(), status);
     }
 
     /**
      * The migration completed but the destination did not confirm the handover: the guest stays paused here, neither
-     * resumed (the destination may run it) nor dropped (it may not), until --run-for or a signal ends the process;
-     * {@code cont} on the control socket resumes it here.
+     * resumed (the destination may run it) nor dropped (it may not); {@code cont} on the control socket resumes it.
      */
-    private int keepUnconfirmed(InProcessGuest guest, Map<String, Object> report, GuestController.Finished f,
-            long start, GuestController controller) throws Exception {
-        printSummary(f.stats(), "migration", null);
-        err.println("ferry run: the destination did not confirm the handover: " + f.outcome().message());
+    private void reportUnconfirmed(PrecopyLoop.Outcome outcome) {
+        err.println("ferry run: the destination did not confirm the handover: " + outcome.message());
         err.println("ferry run: it runs the guest if it received the handover, and not otherwise; the guest is kept"
                 + " paused here");
         err.println(controlAddress != null
@@ -287,11 +293,6 @@ public final class RunCommand implements Callable<Integer> {
                 : "ferry run: stop this process once the destination has been checked (with --control, 'cont' could"
                         + " resume it here)");
         err.flush();
-        waitUntil(start, runFor);
-        if (!controller.handoverUnconfirmed()) {
-            out.println("guest resumed here after the unconfirmed handover");
-        }
-        return finish(guest, report, f.stats(), Main.HANDOVER_UNCONFIRMED);
     }
 
     private String describeStart(PrecopyPolicy policy, MigrationParameters params) {

@@ -243,6 +243,30 @@ class ControlEndToEndTest {
                 .isGreaterThan(stats.at("/workload-at-switchover/passes").asLong());
     }
 
+    @Test
+    void aGuestResumedAfterALostHandoverMigratesAgain() throws Exception {
+        Path sock = dir.resolve("run.sock");
+        try (FerryProcess dst = FerryProcess.start("incoming", "--listen", "127.0.0.1:0");
+                HandoverLosingProxy proxy = new HandoverLosingProxy(dst.listeningPort());
+                FerryProcess src = FerryProcess.start("run", "--memory", "64M", "--workload", "memtest,end=32M",
+                        "--migrate-to", "127.0.0.1:" + proxy.port(), "--migrate-after", "0s", "--control",
+                        "unix:" + sock, "--run-for", "90s")) {
+            assertThat(dst.exit(LONG)).as(dst.output()).isEqualTo(Main.ERROR);
+            src.await("resume it here with 'cont'", LONG);
+            try (QmpClient c = QmpClient.connect(ControlAddress.parse("unix:" + sock), Duration.ofSeconds(30));
+                    FerryProcess again = FerryProcess.start("incoming", "--listen", "127.0.0.1:0", "--run-for", "1s",
+                            "--verify")) {
+                c.execute("cont", null);
+                c.execute("migrate", json("{\"uri\":\"tcp:127.0.0.1:" + again.listeningPort() + "\"}"));
+                assertThat(await(c, "MIGRATION", "completed")).isNotNull();
+                assertThat(again.exit(LONG)).as(again.output()).isZero();
+                assertThat(again.output()).contains("verify: PASS");
+            }
+            // Handed over this time: the source exits at once, without waiting out --run-for.
+            assertThat(src.exit(Duration.ofSeconds(60))).as(src.output()).isEqualTo(Main.OK);
+        }
+    }
+
     /**
      * Relays a migration until the destination's COMPLETE_ACK, then cuts the destination off, swallows what the
      * source sends next up to its HANDOVER frame, and closes the source's connection: the HANDOVER is lost on the way.
