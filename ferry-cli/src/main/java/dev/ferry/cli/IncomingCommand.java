@@ -181,6 +181,12 @@ public final class IncomingCommand implements Callable<Integer> {
             }
             out.printf("guest resumed: %s of RAM, %s%n", Units.bytes(guest.ramSize()), guest.counters());
             out.flush();
+            if (stats.handoverAckFailure() != null) {
+                err.println("ferry incoming: warning: the handover could not be confirmed to the source ("
+                        + stats.handoverAckFailure() + "); it keeps its copy of the guest paused: stop it, the guest"
+                        + " runs here");
+                err.flush();
+            }
             int status = GuestRun.runThenCheck(guest, runFor, interrupted, verify, report, out);
             stats.status("finished");
             return finish(report, stats, status);

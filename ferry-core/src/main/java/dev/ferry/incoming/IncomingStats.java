@@ -62,6 +62,11 @@ public final class IncomingStats {
         handoverUnconfirmed = why;
     }
 
+    /** Why the handover could not be confirmed to the source, or null if it was (or there was none). */
+    public String handoverAckFailure() {
+        return handoverUnconfirmed;
+    }
+
     void handedOver() {
         handoverNanos = System.nanoTime();
         status = "loaded";

@@ -212,6 +212,7 @@ class PrecopyLoopTest {
                 Guest g = new StreamLoader(new FrameReader(socket, "test"), dropsTheAck,
                         StreamFormat.KNOWN_CAPABILITIES, stats).load();
                 assertThat(stats.toMap()).containsKey("handover-ack-failed");
+                assertThat(stats.handoverAckFailure()).contains("connection cut before HANDOVER_ACK");
                 return new Received(g, null);
             } catch (Exception e) {
                 return new Received(null, e);
