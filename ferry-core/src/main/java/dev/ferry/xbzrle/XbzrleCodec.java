@@ -378,7 +378,8 @@ public final class XbzrleCodec {
      * Writes the pair {zero run of {@code zrun} bytes, non-zero run [z, z + n)} at output position
      * {@code d}; returns the new position, or -1 on overflow. Small enough to be inlined: when the
      * lengths and the run fit in one long (a run of at most five bytes), it is one 8-byte write
-     * (QEMU's overflow checks, d + 3 <= dstLimit and d + 2 + n <= dstLimit, hold as d + 8 does).
+     * (QEMU's overflow checks, at most d + 4 <= dstLimit and d + 3 + n <= dstLimit, hold as d + 8
+     * does; otherwise emit makes them one by one).
      */
     private static int put(MemorySegment cur, long curOffset, int length, MemorySegment dst, long dstOffset,
                            int dstLimit, int d, int zrun, int z, int n) {
