@@ -21,7 +21,7 @@ public final class IncomingStats {
     private volatile long rounds;
     private volatile int capabilities;
     private volatile String error;
-    private volatile String handoverUnconfirmed;
+    private volatile String handoverAckFailure;
     private volatile long ramSize;
 
     void started() {
@@ -58,13 +58,13 @@ public final class IncomingStats {
     }
 
     /** The handover was received but its confirmation could not be sent: the source keeps its copy paused. */
-    void handoverUnconfirmed(String why) {
-        handoverUnconfirmed = why;
+    void handoverAckFailed(String why) {
+        handoverAckFailure = why;
     }
 
     /** Why the handover could not be confirmed to the source, or null if it was (or there was none). */
     public String handoverAckFailure() {
-        return handoverUnconfirmed;
+        return handoverAckFailure;
     }
 
     void handedOver() {
@@ -95,8 +95,8 @@ public final class IncomingStats {
         if (error != null) {
             m.put("error-desc", error);
         }
-        if (handoverUnconfirmed != null) {
-            m.put("handover-ack-failed", handoverUnconfirmed);
+        if (handoverAckFailure != null) {
+            m.put("handover-ack-failed", handoverAckFailure);
         }
         m.put("ram-size", ramSize);
         m.put("bytes-received", bytes);

@@ -330,7 +330,7 @@ public final class StreamLoader {
             ack.begin(FrameType.HANDOVER_ACK);
             write(ack.finish());
         } catch (IOException | RuntimeException e) {
-            stats.handoverUnconfirmed(e.getMessage() != null ? e.getMessage() : e.toString());
+            stats.handoverAckFailed(e.getMessage() != null ? e.getMessage() : e.toString());
         }
     }
 

@@ -167,10 +167,11 @@ public final class StreamSink implements PageSink {
                 }
             }
         } catch (IOException e) {
+            IOException lost = connectionLost(e);
             if (!closing && !handingOver) {
-                fail(connectionLost(e));
+                fail(lost);
             }
-            handoverAck.completeExceptionally(connectionLost(e));
+            handoverAck.completeExceptionally(lost);
         }
     }
 
