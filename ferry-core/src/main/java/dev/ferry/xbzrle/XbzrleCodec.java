@@ -65,9 +65,8 @@ import java.util.Objects;
  * inlines into the caller: one 8-byte read of the delta gives both lengths and the run's bytes,
  * merged into the page with one 8-byte read-modify-write. Longer runs go to a second loop that
  * reads the usual shapes of lengths by a predicted branch each, checks each run with one test and
- * moves up to 32 bytes with overlapping 8-byte moves. Whatever
- * that test refuses goes to the decoder that checks every length in QEMU's order before using it,
- * and names what is wrong.
+ * moves up to 32 bytes with overlapping 8-byte moves. Whatever that test refuses goes to the
+ * decoder that checks every length in QEMU's order before using it, and names what is wrong.
  */
 public final class XbzrleCodec {
 
