@@ -603,6 +603,7 @@ public final class PrecopyLoop {
 
     private Outcome stopAndCopy() throws IOException {
         long pauseStart = System.nanoTime();
+        String unconfirmed = null; // why the handover was not confirmed, if it was not
         setStatus(Status.DEVICE);
         guest.pause();
         paused = true;
@@ -642,10 +643,9 @@ public final class PrecopyLoop {
         } catch (HandoverUnconfirmedException e) {
             // The destination holds a verified copy and was told to start it; whether it heard is unknown. Resuming
             // here could run the guest twice, and it may be the only copy: it stays paused.
-            stats.downtime(System.nanoTime() - pauseStart);
-            stats.handoverUnconfirmed(e.getMessage());
-            setStatus(Status.COMPLETED);
-            return new Outcome(Status.COMPLETED, e.getMessage(), true);
+            unconfirmed = e.getMessage();
+            keepsRunning = false;
+            stats.handoverUnconfirmed(unconfirmed);
         } catch (IOException | RuntimeException e) {
             return fail(e);
         }
@@ -656,7 +656,8 @@ public final class PrecopyLoop {
         stats.downtime(System.nanoTime() - pauseStart);
         stats.estimate(0, 0, meter.bytesPerSecond());
         setStatus(Status.COMPLETED);
-        return new Outcome(Status.COMPLETED, "migration completed");
+        return unconfirmed != null ? new Outcome(Status.COMPLETED, unconfirmed, true)
+                : new Outcome(Status.COMPLETED, "migration completed");
     }
 
     private Outcome abort(String reason) {

@@ -175,15 +175,14 @@ public final class XbzrleCodec {
             }
             int z = (w << 3) + (Long.numberOfTrailingZeros(x) >>> 3);
             // The non-zero run from z: its end e is the first equal byte after z, or the end of the
-            // page. ~((x & 0x7f..) + 0x7f.. | x) & 0x80.. flags exactly the zero bytes of x (no carry
-            // crosses a byte); bytes up to z are masked off.
-            long eq = ~((((x & LOW7) + LOW7) | x)) & HIGH & (-1L << (((z & 7) << 3) + 7));
+            // page: the first zero byte of x after z (bytes up to z are masked off), else of the words after.
+            long eq = ~nonZeroBytes(x) & HIGH & (-1L << (((z & 7) << 3) + 7));
             while (eq == 0) {
                 if (++w == PAGE_WORDS) {
                     break;
                 }
                 long y = xs[w];
-                eq = ~((((y & LOW7) + LOW7) | y)) & HIGH;
+                eq = ~nonZeroBytes(y) & HIGH;
             }
             int e = w == PAGE_WORDS ? PAGE : (w << 3) + (Long.numberOfTrailingZeros(eq) >>> 3);
             d = put(cur, co, PAGE, dst, dOff, dstLimit, d, z - i, z, e - z);
@@ -198,6 +197,11 @@ public final class XbzrleCodec {
             }
             i = e;
         }
+    }
+
+    /** Bit 7 of each non-zero byte of {@code x}, the other bits clear (no carry crosses a byte). */
+    private static long nonZeroBytes(long x) {
+        return (((x & LOW7) + LOW7) | x) & HIGH;
     }
 
     /** 1 if {@code x} is not zero, else 0. */
@@ -252,7 +256,7 @@ public final class XbzrleCodec {
             long acc = 0;
             for (int w = c; w < c + 64; w++) {
                 long x = xs[w];
-                long m = (((x & LOW7) + LOW7) | x) & HIGH; // bit 7 of each differing byte
+                long m = nonZeroBytes(x);
                 acc += (m >>> 7) + ((m & ~(m << 8) & ~0x80L) >>> 6); // 1 per differing byte, 2 per run start
             }
             long pairs = (acc & 0x00ff00ff00ff00ffL) + ((acc >>> 8) & 0x00ff00ff00ff00ffL);
@@ -798,8 +802,7 @@ public final class XbzrleCodec {
 
     /** One bit per byte of {@code x}, bit k set iff byte k is non-zero. */
     private static long gather(long x) {
-        long nz = (((x & LOW7) + LOW7) | x) & HIGH; // bit 7 of each non-zero byte, no carries
-        return ((nz >>> 7) * 0x0102040810204080L) >>> 56;
+        return ((nonZeroBytes(x) >>> 7) * 0x0102040810204080L) >>> 56;
     }
 
     /**

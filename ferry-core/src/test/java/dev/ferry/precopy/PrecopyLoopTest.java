@@ -17,9 +17,13 @@ import dev.ferry.policy.Policies;
 import dev.ferry.policy.PrecopyPolicy;
 import dev.ferry.stats.MigrationStats;
 import dev.ferry.stats.MigrationStats.Status;
+import dev.ferry.stream.FrameBuffer;
 import dev.ferry.stream.FrameReader;
 import dev.ferry.stream.FrameType;
+import dev.ferry.stream.Records;
+import dev.ferry.stream.StreamFixture;
 import dev.ferry.stream.StreamFormat;
+import dev.ferry.stream.StreamHeader;
 import dev.ferry.transport.HostPort;
 import dev.ferry.transport.Tcp;
 import dev.ferry.transport.WatchedChannel;
@@ -47,6 +51,27 @@ class PrecopyLoopTest {
 
     private interface Destination {
         Received serve(SocketChannel socket) throws Exception;
+    }
+
+    /** Plays a destination's side of the handshake: accepts the capabilities offered that {@code accept} has. */
+    private static FrameReader answerHello(SocketChannel socket, int accept) throws IOException {
+        FrameReader in = new FrameReader(socket, "test");
+        in.readHeader();
+        socket.write(StreamHeader.encode());
+        in.next();
+        int offered = Records.Hello.read(in.payload()).capabilities();
+        FrameBuffer ack = new FrameBuffer(16);
+        new Records.HelloAck(offered & accept).write(ack);
+        socket.write(ack.finish());
+        return in;
+    }
+
+    /** Reads frames until one of {@code type} (its payload left to read) or the end of the stream. */
+    private static void readUntil(FrameReader in, FrameType type) throws IOException {
+        FrameType t;
+        while ((t = in.next()) != null && t != type) {
+            // read on
+        }
     }
 
     private static Destination loader(int capabilities) {
@@ -149,7 +174,7 @@ class PrecopyLoopTest {
     @Test
     void aDestinationClosingRightAfterTheHandoverIsNotAFailure() throws Exception {
         for (int i = 0; i < 40; i++) {
-            try (InProcessGuest g = dev.ferry.stream.StreamFixture.idleGuest();
+            try (InProcessGuest g = StreamFixture.idleGuest();
                     ServerSocketChannel server = Tcp.listen(HostPort.parse("127.0.0.1:0"))) {
                 int port = ((InetSocketAddress) server.getLocalAddress()).getPort();
                 CompletableFuture<Received> dst = CompletableFuture.supplyAsync(() -> {
@@ -189,7 +214,7 @@ class PrecopyLoopTest {
                 private int writes;
 
                 @Override
-                public int write(java.nio.ByteBuffer b) throws IOException {
+                public int write(ByteBuffer b) throws IOException {
                     if (++writes == 4) {
                         socket.close();
                         throw new IOException("connection cut before HANDOVER_ACK");
@@ -242,21 +267,11 @@ class PrecopyLoopTest {
     void aDestinationGoneBeforeTheHandoverNeverLeavesTheGuestUnowned() throws Exception {
         for (int i = 0; i < 5; i++) {
             Destination goneAfterCompleteAck = socket -> {
-                FrameReader in = new FrameReader(socket, "test");
-                in.readHeader();
-                socket.write(dev.ferry.stream.StreamHeader.encode());
-                in.next();
-                int caps = dev.ferry.stream.Records.Hello.read(in.payload()).capabilities();
-                dev.ferry.stream.FrameBuffer f = new dev.ferry.stream.FrameBuffer(16);
-                new dev.ferry.stream.Records.HelloAck(caps).write(f);
-                socket.write(f.finish());
-                FrameType t;
-                while ((t = in.next()) != null && t != FrameType.COMPLETE) {
-                    // read on
-                }
+                FrameReader in = answerHello(socket, ~0);
+                readUntil(in, FrameType.COMPLETE);
                 // Acknowledge with the source's own digest, then go without reading HANDOVER.
-                int digest = dev.ferry.stream.Records.Complete.read(in.payload()).ramDigest();
-                new dev.ferry.stream.Records.CompleteAck(digest).write(f);
+                FrameBuffer f = new FrameBuffer(16);
+                new Records.CompleteAck(Records.Complete.read(in.payload()).ramDigest()).write(f);
                 socket.write(f.finish());
                 socket.close();
                 return new Received(null, null);
@@ -359,13 +374,7 @@ class PrecopyLoopTest {
     @Test
     void connectionLostMidStreamFailsAndTheGuestRuns() throws Exception {
         Destination cutAfterFiveFrames = socket -> {
-            FrameReader in = new FrameReader(socket, "test");
-            in.readHeader();
-            socket.write(dev.ferry.stream.StreamHeader.encode());
-            dev.ferry.stream.FrameBuffer ack = new dev.ferry.stream.FrameBuffer(8);
-            in.next();
-            new dev.ferry.stream.Records.HelloAck(0).write(ack);
-            socket.write(ack.finish());
+            FrameReader in = answerHello(socket, 0);
             for (int i = 0; i < 5; i++) {
                 in.next();
             }
@@ -384,17 +393,8 @@ class PrecopyLoopTest {
     void failureAfterThePauseResumesTheSourceGuest() throws Exception {
         // A destination that accepts everything but never confirms completion: it closes at COMPLETE.
         Destination dropAtComplete = socket -> {
-            FrameReader in = new FrameReader(socket, "test");
-            in.readHeader();
-            socket.write(dev.ferry.stream.StreamHeader.encode());
-            dev.ferry.stream.FrameBuffer ack = new dev.ferry.stream.FrameBuffer(8);
-            in.next();
-            new dev.ferry.stream.Records.HelloAck(0).write(ack);
-            socket.write(ack.finish());
-            FrameType t;
-            while ((t = in.next()) != null && t != FrameType.COMPLETE) {
-                // read on
-            }
+            FrameReader in = answerHello(socket, 0);
+            readUntil(in, FrameType.COMPLETE);
             socket.close();
             return new Received(null, null);
         };
