@@ -151,6 +151,24 @@ public final class AnonymousMemory {
         if (pre != null) {
             return pre;
         }
+        return mapFresh(size, arena, "guest memory");
+    }
+
+    /**
+     * Maps {@code size} bytes of zeroed memory that costs nothing until written, never memory set aside by
+     * {@link #preallocate} (that is the guest's): for buffers that may stay partly unused, such as the XBZRLE cache.
+     * {@code what} names the memory in the error.
+     *
+     * @throws OutOfMemoryError with a one-line reason when the mapping is refused
+     */
+    public static MemorySegment mapLazily(long size, Arena arena, String what) {
+        if (size <= 0 || (size & (Pages.SIZE - 1)) != 0) {
+            throw new IllegalArgumentException("memory size must be a positive multiple of 4 KiB: " + size);
+        }
+        return mapFresh(size, arena, what);
+    }
+
+    private static MemorySegment mapFresh(long size, Arena arena, String what) {
         if (MMAP == null) {
             return arena.allocate(size, Pages.SIZE);
         }
@@ -160,7 +178,7 @@ public final class AnonymousMemory {
                     PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0L);
             if (address.address() == -1L) {
                 int errno = (int) ERRNO.get(state, 0L);
-                throw new OutOfMemoryError("cannot map " + size + " bytes of guest memory: " + strerror(errno));
+                throw new OutOfMemoryError("cannot map " + size + " bytes of " + what + ": " + strerror(errno));
             }
             if (HUGE_PAGES) {
                 int ignored = (int) MADVISE.invokeExact(address, size, MADV_HUGEPAGE);

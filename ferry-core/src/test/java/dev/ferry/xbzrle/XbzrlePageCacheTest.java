@@ -7,12 +7,15 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import java.lang.foreign.Arena;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.util.HashMap;
 import java.util.Map;
 import java.util.SplittableRandom;
 import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.Test;
 
 class XbzrlePageCacheTest {
@@ -98,6 +101,33 @@ class XbzrlePageCacheTest {
             assertThat(firstByte(c, c.lookup(0, 3))).isEqualTo((byte) 3);
             assertThat(firstByte(c, c.lookup(0, 2))).isEqualTo((byte) 2);
         }
+    }
+
+    @Test
+    void memoryIsOnlyTakenAsSlotsAreWritten() throws Exception {
+        Path status = Path.of("/proc/self/status");
+        Assumptions.assumeTrue(Files.isReadable(status), "needs /proc/self/status to read the resident set");
+        long before = residentBytes(status);
+        try (XbzrlePageCache c = new XbzrlePageCache(2L << 30)) {
+            // A cache that zeroed its storage up front would be resident whole here (QEMU's malloc'd one is not).
+            assertThat(residentBytes(status) - before).isLessThan(256L << 20);
+            for (int p = 0; p < 4; p++) {
+                assertThat(c.put(0, p, page(20 + p), 0)).isTrue();
+            }
+            for (int p = 0; p < 4; p++) {
+                assertThat(firstByte(c, c.lookup(0, p))).isEqualTo((byte) (20 + p));
+            }
+            assertThat(c.capacity()).isEqualTo(2L << 30);
+        }
+    }
+
+    private static long residentBytes(Path status) throws Exception {
+        for (String line : Files.readAllLines(status)) {
+            if (line.startsWith("VmRSS:")) {
+                return Long.parseLong(line.replaceAll("[^0-9]", "")) << 10;
+            }
+        }
+        throw new IllegalStateException("no VmRSS in " + status);
     }
 
     @Test
