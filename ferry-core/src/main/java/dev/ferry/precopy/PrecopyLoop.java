@@ -17,6 +17,7 @@ import dev.ferry.stats.MigrationStats.Status;
 import dev.ferry.stream.PageBatch;
 import dev.ferry.stream.Records;
 import dev.ferry.stream.StreamFormat;
+import dev.ferry.util.Units;
 import dev.ferry.xbzrle.XbzrleCodec;
 import dev.ferry.xbzrle.XbzrlePageCache;
 import java.lang.foreign.Arena;
@@ -219,8 +220,13 @@ public final class PrecopyLoop {
             }
             int accepted = sink.open(new Records.Setup(guest.descriptor(), infos), capabilities);
             if ((accepted & StreamFormat.CAP_XBZRLE) != 0) {
-                cache = new XbzrlePageCache(params.xbzrleCacheSize());
-                stats.xbzrleCache(cache.capacity(), 0, 0, false);
+                try {
+                    cache = new XbzrlePageCache(cacheCapacity());
+                } catch (OutOfMemoryError e) {
+                    throw new IOException("not enough memory for an XBZRLE cache of " + Units.bytes(cacheCapacity())
+                            + " (" + e.getMessage() + ")");
+                }
+                stats.xbzrleCache(configuredCacheSize(), 0, 0, false);
             }
             guest.dirtyLog().start();
             for (Bitmap b : round) {
@@ -392,12 +398,30 @@ public final class PrecopyLoop {
         }
     }
 
+    /**
+     * The XBZRLE cache this migration allocates: {@code xbzrle-cache-size}, but no more than the guest's RAM, which is
+     * all a cache of its pages can ever hold (a larger one would only cost index memory: 11 GiB of it for 1 TiB).
+     */
+    private long cacheCapacity() {
+        return Math.min(params.xbzrleCacheSize(), totalPages * Pages.SIZE);
+    }
+
+    /** {@code xbzrle-cache-size} in whole pages: the cache-size statistic, as QEMU reports the parameter. */
+    private long configuredCacheSize() {
+        return params.xbzrleCacheSize() / Pages.SIZE * Pages.SIZE;
+    }
+
     /** Sends up to one batch of the current round's pages, from one block. */
     private void sendBatch(boolean duringDowntime) throws IOException {
-        if (cache != null && cache.capacity() != params.xbzrleCacheSize()) {
+        if (cache != null && cache.capacity() != cacheCapacity()) {
             // xbzrle-cache-size changed during the migration: resize, keeping the entries that still fit.
-            cache.resize(params.xbzrleCacheSize());
-            stats.xbzrleCache(cache.capacity(), cache.entries(), cache.rejections(), false);
+            try {
+                cache.resize(cacheCapacity());
+            } catch (OutOfMemoryError e) {
+                throw new IOException("not enough memory to resize the XBZRLE cache to "
+                        + Units.bytes(cacheCapacity()) + " (" + e.getMessage() + ")");
+            }
+            stats.xbzrleCache(configuredCacheSize(), cache.entries(), cache.rejections(), false);
         }
         PageBatch batch = null;
         long zero = 0;
@@ -529,7 +553,7 @@ public final class PrecopyLoop {
         }
         iteration++;
         if (cache != null) {
-            stats.xbzrleCache(cache.capacity(), cache.entries(), cache.rejections(), true);
+            stats.xbzrleCache(configuredCacheSize(), cache.entries(), cache.rejections(), true);
         }
         stats.controlBytes(sink.endOfRound(iteration, it.pagesSent()), "stop-and-copy".equals(phase));
     }

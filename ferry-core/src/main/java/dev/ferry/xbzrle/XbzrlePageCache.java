@@ -112,30 +112,47 @@ public final class XbzrlePageCache implements AutoCloseable {
         return (int) n;
     }
 
+    /**
+     * Replaces the storage and index with empty ones of {@code n} slots. All or nothing: when memory runs out the
+     * cache is left as it was and the {@link OutOfMemoryError} propagates.
+     */
     private void allocate(int n) {
-        slots = n;
-        arena = Arena.ofShared();
-        // Mapped, not Arena.allocate: that zeroes every byte first (170-200 ms for 256 MiB here, all
-        // of it setup-time); a mapping costs nothing until a slot is first written (QEMU, too,
-        // allocates a page's copy only when it inserts it).
-        storage = n == 0 ? arena.allocate(0, PAGE) : AnonymousMemory.mapLazily((long) n * PAGE, arena,
-                "XBZRLE cache");
-        slotKey = new long[n];
-        Arrays.fill(slotKey, EMPTY);
-        prev = new int[n];
-        next = new int[n];
-        freeSlots = new int[n];
-        for (int i = 0; i < n; i++) {
-            freeSlots[i] = n - 1 - i; // pop gives slot 0 first
+        int tableSize = Integer.highestOneBit(Math.max(2, 2 * n) - 1) << 1; // >= 2n, load <= 1/2
+        Arena newArena = Arena.ofShared();
+        try {
+            long[] newSlotKey = new long[n];
+            int[] newPrev = new int[n];
+            int[] newNext = new int[n];
+            int[] newFree = new int[n];
+            long[] newKeys = new long[tableSize];
+            int[] newValues = new int[tableSize];
+            // Mapped, not Arena.allocate: that zeroes every byte first (170-200 ms for 256 MiB here,
+            // all of it setup-time); a mapping costs nothing until a slot is first written (QEMU,
+            // too, allocates a page's copy only when it inserts it).
+            MemorySegment newStorage = n == 0 ? newArena.allocate(0, PAGE)
+                    : AnonymousMemory.mapLazily((long) n * PAGE, newArena, "XBZRLE cache");
+            Arrays.fill(newSlotKey, EMPTY);
+            for (int i = 0; i < n; i++) {
+                newFree[i] = n - 1 - i; // pop gives slot 0 first
+            }
+            Arrays.fill(newKeys, EMPTY);
+            slots = n;
+            arena = newArena;
+            storage = newStorage;
+            slotKey = newSlotKey;
+            prev = newPrev;
+            next = newNext;
+            freeSlots = newFree;
+            keys = newKeys;
+            values = newValues;
+        } catch (OutOfMemoryError e) {
+            newArena.close();
+            throw e;
         }
         freeCount = n;
         entries = 0;
         head = NONE;
         tail = NONE;
-        int tableSize = Integer.highestOneBit(Math.max(2, 2 * n) - 1) << 1; // >= 2n, load <= 1/2
-        keys = new long[tableSize];
-        Arrays.fill(keys, EMPTY);
-        values = new int[tableSize];
         mask = tableSize - 1;
     }
 
@@ -230,6 +247,9 @@ public final class XbzrlePageCache implements AutoCloseable {
      * Changes the capacity during a migration. The most recently used entries that fit are kept
      * (in their order), the rest are evicted; only the kept pages are copied, into a new segment
      * of the new size, and the old one is freed: offsets and segments from before are invalid.
+     *
+     * @throws OutOfMemoryError when there is not enough memory for the new cache; the cache is
+     *     then unchanged
      */
     public void resize(long newCapacityBytes) {
         int n = slotsFor(newCapacityBytes);
@@ -246,8 +266,10 @@ public final class XbzrlePageCache implements AutoCloseable {
             s = next[s];
         }
         long[] oldKeys = slotKey;
-        evictions += entries - keep;
-        allocate(n);
+        int dropped = entries - keep;
+        FrequencySketch fresh = new FrequencySketch(n); // sized for the new capacity
+        allocate(n); // throws before changing anything when memory runs out: the cache stays as it was
+        evictions += dropped;
         // Rebuild in order, least recent first, so each linkFront leaves the same order.
         for (int i = keep - 1; i >= 0; i--) {
             int slot = freeSlots[--freeCount];
@@ -258,7 +280,6 @@ public final class XbzrlePageCache implements AutoCloseable {
             linkFront(slot);
             entries++;
         }
-        FrequencySketch fresh = new FrequencySketch(n); // sized for the new capacity
         for (int i = 0; i < n; i++) {
             if (slotKey[i] != EMPTY) {
                 fresh.increment(slotKey[i]); // each kept page counted once

@@ -121,6 +121,27 @@ class XbzrlePageCacheTest {
         }
     }
 
+    @Test
+    void aResizeThatRunsOutOfMemoryLeavesTheCacheAsItWas() {
+        // 1 TiB of slots needs some 11 GiB of index (the page storage itself is only mapped).
+        Assumptions.assumeTrue(Runtime.getRuntime().maxMemory() < (8L << 30), "needs a heap smaller than 8 GiB");
+        try (XbzrlePageCache c = new XbzrlePageCache(4L * PAGE)) {
+            for (int p = 0; p < 4; p++) {
+                c.put(0, p, page(30 + p), 0);
+            }
+            assertThatThrownBy(() -> c.resize(1L << 40)).isInstanceOf(OutOfMemoryError.class);
+            assertThat(c.capacity()).isEqualTo(4L * PAGE);
+            assertThat(c.entries()).isEqualTo(4);
+            assertThat(c.evictions()).isZero();
+            for (int p = 0; p < 4; p++) {
+                assertThat(firstByte(c, c.lookup(0, p))).isEqualTo((byte) (30 + p));
+            }
+            c.resize(8L * PAGE); // and it can still be resized
+            assertThat(c.entries()).isEqualTo(4);
+            assertThat(firstByte(c, c.lookup(0, 3))).isEqualTo((byte) 33);
+        }
+    }
+
     private static long residentBytes(Path status) throws Exception {
         for (String line : Files.readAllLines(status)) {
             if (line.startsWith("VmRSS:")) {
