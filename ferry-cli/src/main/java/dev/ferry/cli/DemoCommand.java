@@ -76,7 +76,7 @@ public final class DemoCommand implements java.util.concurrent.Callable<Integer>
             return Main.ERROR;
         }
         InProcessGuest guest = InProcessGuest.create(guestOptions.config());
-        MigrationStats stats = new MigrationStats(guest.ramSize(), Pages.SIZE);
+        MigrationStats stats;
         PrecopyLoop.Outcome outcome;
         try {
             guest.resume();
@@ -87,6 +87,8 @@ public final class DemoCommand implements java.util.concurrent.Callable<Integer>
             dev.ferry.precopy.Warmup.run();
             Thread.sleep(Math.max(0, (migrateAt - System.nanoTime()) / 1_000_000));
             out.println("source: workload before migrating: " + guest.counters());
+            // Created now, as a migration command would be issued now: total-time and setup-time count from here.
+            stats = new MigrationStats(guest.ramSize(), Pages.SIZE);
             outcome = RunCommand.migrate(guest, target, migrationOptions.policy(), migrationOptions.parameters(),
                     migrationOptions.capabilities(), stats, out, loop -> { });
             if (outcome.completed()) {

@@ -17,6 +17,8 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -252,6 +254,10 @@ class MigrationEndToEndTest {
             assertThat(demo.exit(LONG)).as(demo.output()).isZero();
             assertThat(demo.output()).contains("byte-identical").contains("verify: PASS").contains("demo PASSED")
                     .contains("\"status\" : \"completed\"");
+            // The statistics time the migration, not the second the guest ran before it nor the warm-up.
+            Matcher setup = Pattern.compile("\"setup-time\" : (\\d+)").matcher(demo.output());
+            assertThat(setup.find()).as(demo.output()).isTrue();
+            assertThat(Long.parseLong(setup.group(1))).isLessThan(1000);
         }
     }
 
