@@ -97,8 +97,9 @@ public final class XbzrlePageCache implements AutoCloseable {
 
     /** A cache of {@code capacityBytes / 4096} pages (0 disables it: every lookup misses). */
     public XbzrlePageCache(long capacityBytes) {
-        allocate(slotsFor(capacityBytes));
-        sketch = new FrequencySketch(slots);
+        int n = slotsFor(capacityBytes);
+        sketch = new FrequencySketch(n); // first: once allocate has mapped memory, nothing else can fail
+        allocate(n);
     }
 
     private static int slotsFor(long capacityBytes) {
@@ -113,8 +114,8 @@ public final class XbzrlePageCache implements AutoCloseable {
     }
 
     /**
-     * Replaces the storage and index with empty ones of {@code n} slots. All or nothing: when memory runs out the
-     * cache is left as it was and the {@link OutOfMemoryError} propagates.
+     * Replaces the storage and index with empty ones of {@code n} slots. All or nothing: when memory runs out (or the
+     * mapping fails) the cache is left as it was and the error propagates.
      */
     private void allocate(int n) {
         int tableSize = Integer.highestOneBit(Math.max(2, 2 * n) - 1) << 1; // >= 2n, load <= 1/2
@@ -145,8 +146,8 @@ public final class XbzrlePageCache implements AutoCloseable {
             freeSlots = newFree;
             keys = newKeys;
             values = newValues;
-        } catch (OutOfMemoryError e) {
-            newArena.close();
+        } catch (OutOfMemoryError | RuntimeException e) {
+            newArena.close(); // unmaps whatever was mapped
             throw e;
         }
         freeCount = n;
