@@ -122,6 +122,18 @@ class XbzrlePageCacheTest {
     }
 
     @Test
+    void aCacheOfNoPagesMissesEverythingAndCanGrow() {
+        try (XbzrlePageCache c = new XbzrlePageCache(0)) {
+            assertThat(c.slots()).isZero();
+            assertThat(c.put(0, 1, page(7), 0)).isFalse();
+            assertThat(c.lookup(0, 1)).isNegative();
+            c.resize(2L * PAGE);
+            assertThat(c.put(0, 1, page(7), 0)).isTrue();
+            assertThat(firstByte(c, c.lookup(0, 1))).isEqualTo((byte) 7);
+        }
+    }
+
+    @Test
     void aResizeThatRunsOutOfMemoryLeavesTheCacheAsItWas() {
         // 1 TiB of slots needs some 11 GiB of index (the page storage itself is only mapped).
         Assumptions.assumeTrue(Runtime.getRuntime().maxMemory() < (8L << 30), "needs a heap smaller than 8 GiB");
