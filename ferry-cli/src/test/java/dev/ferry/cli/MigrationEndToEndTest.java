@@ -153,8 +153,12 @@ class MigrationEndToEndTest {
         }
         JsonNode src = json(srcStats);
         assertThat(src.at("/migration/status").asText()).isEqualTo("completed");
-        // About 99 MiB of dirty pages at 50 MB/s: far over the 300 ms limit, and reported as such.
-        assertThat(src.at("/migration/downtime").asLong()).isGreaterThan(1000);
+        // Usually about 99 MiB of dirty pages at 50 MB/s, 2.1 s; fewer when the guest's vCPU got little of the two
+        // cores beside the JIT warm-up (once 408 ms). Either way the downtime reported is the real one: at least
+        // the time its bytes take at the cap, and over the 300 ms limit the policy could not meet.
+        long downtimeBytes = src.at("/migration/ram/downtime-bytes").asLong();
+        assertThat(src.at("/migration/downtime").asLong()).isGreaterThan(300)
+                .isGreaterThanOrEqualTo(downtimeBytes * 1000 / 50_000_000 * 9 / 10);
         assertThat(DemoCommand.sameContent(srcDump, dstDump)).isTrue();
     }
 
