@@ -153,8 +153,8 @@ class MigrationEndToEndTest {
         }
         JsonNode src = json(srcStats);
         assertThat(src.at("/migration/status").asText()).isEqualTo("completed");
-        // Usually about 99 MiB of dirty pages at 50 MB/s, 2.1 s; fewer when the guest's vCPU got little of the two
-        // cores beside the JIT warm-up (once 408 ms). Either way the downtime reported is the real one: at least
+        // Usually about 99 MiB of dirty pages at 50 MB/s, 2.1 s; once 408 ms, probably because the guest's vCPU got
+        // little of the two cores beside the JIT warm-up. Either way the downtime reported is the real one: at least
         // the time its bytes take at the cap, and over the 300 ms limit the policy could not meet.
         long downtimeBytes = src.at("/migration/ram/downtime-bytes").asLong();
         assertThat(src.at("/migration/downtime").asLong()).isGreaterThan(300)
