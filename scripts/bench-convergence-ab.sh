@@ -5,16 +5,12 @@
 # cache), alternating single migrations over loopback so that the machine's drift hits both alike:
 #   scripts/bench-convergence-ab.sh DIR_A DIR_B [PAIRS] [WORKLOAD]   (defaults: 4 pairs, memtest,start=1M,end=100M)
 # Each line: checkout, status, total-time, setup-time and downtime (ms), and the destination's verification.
-set -euo pipefail
-a=$(cd "$1" && pwd); b=$(cd "$2" && pwd); pairs=${3:-4}; workload=${4:-memtest,start=1M,end=100M}
-work=$(mktemp -d); trap 'rm -rf "$work"; kill $(jobs -p) 2>/dev/null || true' EXIT
-"$a/ferry" --version >/dev/null; "$b/ferry" --version >/dev/null
+source "$(dirname "$0")/ab-common.sh"
+pairs=${3:-4}; workload=${4:-memtest,start=1M,end=100M}
 port=6500
 one() {
   local dir=$1; port=$((port + 1))
-  rm -f "$work/in.log" # the previous destination's log says "listening on" too
-  "$dir/ferry" incoming --listen 127.0.0.1:$port --run-for 1s --verify >"$work/in.log" 2>&1 &
-  until grep -q "listening on 127.0.0.1:$port" "$work/in.log" 2>/dev/null; do sleep 0.05; done
+  start_destination "$dir" $port --run-for 1s --verify
   "$dir/ferry" run --memory 150M --workload "$workload" --migrate-to 127.0.0.1:$port --migrate-after 1s \
     --max-bandwidth 50000000 --downtime-limit 300 --xbzrle --xbzrle-cache-size 256M \
     --stats-json "$work/out.json" >"$work/out.log" 2>&1 || true
@@ -27,4 +23,4 @@ print(sys.argv[2], m["status"], "total", m["total-time"], "setup", m["setup-time
       "verify", sys.argv[3])
 PY
 }
-for _ in $(seq "$pairs"); do one "$a"; one "$b"; done
+alternate "$pairs" one

@@ -144,9 +144,7 @@ public final class AnonymousMemory {
      * @throws OutOfMemoryError with a one-line reason when the mapping is refused
      */
     public static MemorySegment map(long size, Arena arena) {
-        if (size <= 0 || (size & (Pages.SIZE - 1)) != 0) {
-            throw new IllegalArgumentException("memory size must be a positive multiple of 4 KiB: " + size);
-        }
+        requirePageMultiple(size);
         MemorySegment pre = takePreallocated(size);
         if (pre != null) {
             return pre;
@@ -155,17 +153,21 @@ public final class AnonymousMemory {
     }
 
     /**
-     * Maps {@code size} bytes of zeroed memory that costs nothing until written, never memory set aside by
-     * {@link #preallocate} (that is the guest's): for buffers that may stay partly unused, such as the XBZRLE cache.
-     * {@code what} names the memory in the error.
+     * Maps {@code size} bytes of zeroed memory that costs nothing until written (without native access: an
+     * {@code Arena.allocate}, zeroed up front), never memory set aside by {@link #preallocate} (that is the guest's):
+     * for buffers that may stay partly unused, such as the XBZRLE cache. {@code what} names the memory in the error.
      *
      * @throws OutOfMemoryError with a one-line reason when the mapping is refused
      */
     public static MemorySegment mapLazily(long size, Arena arena, String what) {
+        requirePageMultiple(size);
+        return mapFresh(size, arena, what);
+    }
+
+    private static void requirePageMultiple(long size) {
         if (size <= 0 || (size & (Pages.SIZE - 1)) != 0) {
             throw new IllegalArgumentException("memory size must be a positive multiple of 4 KiB: " + size);
         }
-        return mapFresh(size, arena, what);
     }
 
     private static MemorySegment mapFresh(long size, Arena arena, String what) {

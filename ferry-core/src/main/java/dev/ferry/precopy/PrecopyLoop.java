@@ -223,8 +223,7 @@ public final class PrecopyLoop {
                 try {
                     cache = new XbzrlePageCache(cacheCapacity());
                 } catch (OutOfMemoryError e) {
-                    throw new IOException("not enough memory for an XBZRLE cache of " + Units.bytes(cacheCapacity())
-                            + " (" + e.getMessage() + ")");
+                    throw cacheMemory("for an XBZRLE cache of", e);
                 }
                 stats.xbzrleCache(configuredCacheSize(), 0, 0, false);
             }
@@ -403,12 +402,18 @@ public final class PrecopyLoop {
      * all a cache of its pages can ever hold (a larger one would only cost index memory: 11 GiB of it for 1 TiB).
      */
     private long cacheCapacity() {
-        return Math.min(params.xbzrleCacheSize(), totalPages * Pages.SIZE);
+        return Math.min(configuredCacheSize(), totalPages * Pages.SIZE);
     }
 
     /** {@code xbzrle-cache-size} in whole pages: the cache-size statistic, as QEMU reports the parameter. */
     private long configuredCacheSize() {
         return params.xbzrleCacheSize() / Pages.SIZE * Pages.SIZE;
+    }
+
+    /** The one-line failure for a cache that does not fit in memory; the migration fails, the guest runs on here. */
+    private IOException cacheMemory(String what, OutOfMemoryError e) {
+        return new IOException("not enough memory " + what + " " + Units.bytes(cacheCapacity()) + " (" + e.getMessage()
+                + ")");
     }
 
     /** Sends up to one batch of the current round's pages, from one block. */
@@ -418,8 +423,7 @@ public final class PrecopyLoop {
             try {
                 cache.resize(cacheCapacity());
             } catch (OutOfMemoryError e) {
-                throw new IOException("not enough memory to resize the XBZRLE cache to "
-                        + Units.bytes(cacheCapacity()) + " (" + e.getMessage() + ")");
+                throw cacheMemory("to resize the XBZRLE cache to", e);
             }
             stats.xbzrleCache(configuredCacheSize(), cache.entries(), cache.rejections(), false);
         }

@@ -7,10 +7,10 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import java.lang.foreign.Arena;
-import java.nio.file.Files;
-import java.nio.file.Path;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.util.HashMap;
 import java.util.Map;
 import java.util.SplittableRandom;
@@ -109,7 +109,7 @@ class XbzrlePageCacheTest {
         Assumptions.assumeTrue(Files.isReadable(status), "needs /proc/self/status to read the resident set");
         long before = residentBytes(status);
         try (XbzrlePageCache c = new XbzrlePageCache(2L << 30)) {
-            // A cache that zeroed its storage up front would be resident whole here (QEMU's malloc'd one is not).
+            // A cache that zeroed its storage up front would be resident whole here (QEMU's allocates pages on insert).
             assertThat(residentBytes(status) - before).isLessThan(256L << 20);
             for (int p = 0; p < 4; p++) {
                 assertThat(c.put(0, p, page(20 + p), 0)).isTrue();
