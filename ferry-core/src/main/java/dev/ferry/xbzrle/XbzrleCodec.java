@@ -36,9 +36,10 @@ import java.util.Objects;
  * shared; the output must not overlap the input.
  *
  * <h2>How the encoder is fast</h2>
- * Only plain counted loops are vectorised by the JIT (there is no jdk.incubator.vector here, nor
- * a vector "movemask"), so the encoder reads the pages once with such a loop and finds the
- * differences from what it wrote.
+ * Only plain counted loops are vectorised by the JIT, and they have no vector "movemask" (the
+ * incubating jdk.incubator.vector API has one, but the JDK warns of it at every start and a trial
+ * was no faster: docs/benchmarks.md), so the encoder reads the pages once with such a loop and
+ * finds the differences from what it wrote.
  * <ul>
  * <li>A 4096-byte page: (1) the XOR of the pages, word by word, into scratch, also telling an
  * unchanged page; (2) the fold of those 512 words into 64 (the OR of words k, k + 64, ...), so that
