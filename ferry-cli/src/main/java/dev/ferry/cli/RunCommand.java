@@ -181,7 +181,7 @@ public final class RunCommand implements Callable<Integer> {
                 if (waitFor(migrateAt - System.nanoTime())) {
                     return finish(guest, report, null, Main.OK);
                 }
-                out.println(describeStart(policy, params));
+                out.println(describeStart(policy, params, guest.ramSize()));
                 try {
                     controller.migrate(migrateTo != null ? "tcp:" + migrateTo : "file:" + saveTo);
                 } catch (QmpError e) {
@@ -295,12 +295,12 @@ public final class RunCommand implements Callable<Integer> {
         err.flush();
     }
 
-    private String describeStart(PrecopyPolicy policy, MigrationParameters params) {
+    private String describeStart(PrecopyPolicy policy, MigrationParameters params, long ramSize) {
         String where = migrateTo != null ? "migrating to " + migrateTo : "saving to " + saveTo + " ("
                 + (mappedRam ? "mapped-ram" + (directIo ? ", O_DIRECT" : "") : "sequential stream") + ")";
         return where + " with policy " + policy.describe() + ", downtime-limit " + params.downtimeLimitMillis()
                 + " ms, max-bandwidth " + (params.maxBandwidth() == 0 ? "unlimited" : params.maxBandwidth() + " B/s")
-                + (migrationOptions.xbzrle ? ", xbzrle (cache " + Units.bytes(params.xbzrleCacheSize()) + ")" : "")
+                + (migrationOptions.xbzrle ? ", xbzrle (" + xbzrleCache(params.xbzrleCacheSize(), ramSize) + ")" : "")
                 + (params.autoConverge() ? ", auto-converge" : "");
     }
 
@@ -436,6 +436,16 @@ public final class RunCommand implements Callable<Integer> {
         return m;
     }
 
+    /**
+     * The XBZRLE cache as the migration will hold it: a cache larger than the guest's RAM takes only that much
+     * (all its pages fit), though statistics report the parameter, as QEMU's do.
+     */
+    static String xbzrleCache(long cacheSize, long ramSize) {
+        String cache = "cache " + Units.bytes(cacheSize);
+        return cacheSize > ramSize ? cache + ", at most the guest's " + Units.bytes(ramSize) + " used"
+                : cache;
+    }
+
     /** Migrates {@code guest} to {@code target}; never throws: the outcome says how it ended. */
     static PrecopyLoop.Outcome migrate(InProcessGuest guest, HostPort target, PrecopyPolicy policy,
             MigrationParameters params, int capabilities, MigrationStats stats, PrintStream out,
@@ -444,7 +454,7 @@ public final class RunCommand implements Callable<Integer> {
                 + params.downtimeLimitMillis() + " ms, max-bandwidth "
                 + (params.maxBandwidth() == 0 ? "unlimited" : params.maxBandwidth() + " B/s")
                 + ((capabilities & dev.ferry.stream.StreamFormat.CAP_XBZRLE) != 0
-                        ? ", xbzrle (cache " + dev.ferry.util.Units.bytes(params.xbzrleCacheSize()) + ")" : ""));
+                        ? ", xbzrle (" + xbzrleCache(params.xbzrleCacheSize(), guest.ramSize()) + ")" : ""));
         SocketChannel socket;
         try {
             socket = Tcp.connect(target, CONNECT_TIMEOUT);

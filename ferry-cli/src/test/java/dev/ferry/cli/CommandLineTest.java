@@ -44,6 +44,14 @@ class CommandLineTest {
     }
 
     @Test
+    void theStartLineSaysWhatAnXbzrleCacheLargerThanTheGuestUses() {
+        assertThat(RunCommand.xbzrleCache(64L << 20, 1L << 30)).isEqualTo("cache 64.0 MiB");
+        assertThat(RunCommand.xbzrleCache(1L << 30, 1L << 30)).isEqualTo("cache 1.0 GiB");
+        assertThat(RunCommand.xbzrleCache(256L << 20, 150L << 20))
+                .isEqualTo("cache 256 MiB, at most the guest's 150 MiB used");
+    }
+
+    @Test
     void listeningOnABusyPortIsAnError() throws Exception {
         try (ServerSocket busy = new ServerSocket(0);
                 FerryProcess p = FerryProcess.start("incoming", "--listen", "127.0.0.1:" + busy.getLocalPort())) {

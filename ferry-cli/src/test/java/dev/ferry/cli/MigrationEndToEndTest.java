@@ -188,6 +188,28 @@ class MigrationEndToEndTest {
     }
 
     @Test
+    void anXbzrleCacheLargerThanTheGuestTakesOnlyItsRamAndSaysSo() throws Exception {
+        // A 1 TiB cache on a 64 MiB guest: once an OutOfMemoryError stack trace and a source that never exited.
+        Path srcStats = dir.resolve("src.json");
+        try (FerryProcess dst = FerryProcess.start("incoming", "--listen", "127.0.0.1:0", "--run-for", "0s",
+                "--verify")) {
+            int port = dst.listeningPort();
+            try (FerryProcess src = FerryProcess.start("run", "--memory", "64M", "--workload", "memtest,end=32M",
+                    "--migrate-to", "127.0.0.1:" + port, "--migrate-after", "0s", "--xbzrle", "--xbzrle-cache-size",
+                    "1T", "--stats-json", srcStats.toString())) {
+                assertThat(src.exit(LONG)).as(src.output()).isZero();
+                assertThat(src.output()).contains("xbzrle (cache 1.0 TiB, at most the guest's 64.0 MiB used)")
+                        .doesNotContain("Exception").doesNotContain("Error");
+            }
+            assertThat(dst.exit(LONG)).as(dst.output()).isZero();
+            assertThat(dst.output()).contains("verify: PASS");
+        }
+        JsonNode m = json(srcStats).at("/migration");
+        assertThat(m.at("/status").asText()).isEqualTo("completed");
+        assertThat(m.at("/xbzrle-cache/cache-size").asLong()).isEqualTo(1L << 40); // the parameter, as QEMU reports it
+    }
+
+    @Test
     void destinationWithoutXbzrleRefusesItWithTheReason() throws Exception {
         try (FerryProcess dst = FerryProcess.start("incoming", "--listen", "127.0.0.1:0", "--no-xbzrle")) {
             int port = dst.listeningPort();
