@@ -298,9 +298,14 @@ public final class RunCommand implements Callable<Integer> {
     private String describeStart(PrecopyPolicy policy, MigrationParameters params, long ramSize) {
         String where = migrateTo != null ? "migrating to " + migrateTo : "saving to " + saveTo + " ("
                 + (mappedRam ? "mapped-ram" + (directIo ? ", O_DIRECT" : "") : "sequential stream") + ")";
-        return where + " with policy " + policy.describe() + ", downtime-limit " + params.downtimeLimitMillis()
+        return where + describeParameters(policy, params, migrationOptions.xbzrle, ramSize);
+    }
+
+    /** What the start line says of a migration's policy and parameters, after where it goes. */
+    static String describeParameters(PrecopyPolicy policy, MigrationParameters params, boolean xbzrle, long ramSize) {
+        return " with policy " + policy.describe() + ", downtime-limit " + params.downtimeLimitMillis()
                 + " ms, max-bandwidth " + (params.maxBandwidth() == 0 ? "unlimited" : params.maxBandwidth() + " B/s")
-                + (migrationOptions.xbzrle ? ", xbzrle (" + xbzrleCache(params.xbzrleCacheSize(), ramSize) + ")" : "")
+                + (xbzrle ? ", xbzrle (" + xbzrleCache(params.xbzrleCacheSize(), ramSize) + ")" : "")
                 + (params.autoConverge() ? ", auto-converge" : "");
     }
 
@@ -450,11 +455,8 @@ public final class RunCommand implements Callable<Integer> {
     static PrecopyLoop.Outcome migrate(InProcessGuest guest, HostPort target, PrecopyPolicy policy,
             MigrationParameters params, int capabilities, MigrationStats stats, PrintStream out,
             java.util.function.Consumer<PrecopyLoop> started) {
-        out.println("migrating to " + target + " with policy " + policy.describe() + ", downtime-limit "
-                + params.downtimeLimitMillis() + " ms, max-bandwidth "
-                + (params.maxBandwidth() == 0 ? "unlimited" : params.maxBandwidth() + " B/s")
-                + ((capabilities & dev.ferry.stream.StreamFormat.CAP_XBZRLE) != 0
-                        ? ", xbzrle (" + xbzrleCache(params.xbzrleCacheSize(), guest.ramSize()) + ")" : ""));
+        out.println("migrating to " + target + describeParameters(policy, params,
+                (capabilities & dev.ferry.stream.StreamFormat.CAP_XBZRLE) != 0, guest.ramSize()));
         SocketChannel socket;
         try {
             socket = Tcp.connect(target, CONNECT_TIMEOUT);

@@ -280,11 +280,7 @@ public final class XbzrlePageCache implements AutoCloseable {
             indexPut(k, slot);
             linkFront(slot);
             entries++;
-        }
-        for (int i = 0; i < n; i++) {
-            if (slotKey[i] != EMPTY) {
-                fresh.increment(slotKey[i]); // each kept page counted once
-            }
+            fresh.increment(k); // each kept page counted once
         }
         sketch = fresh;
         oldArena.close();
