@@ -228,6 +228,31 @@ class MappedRamSinkTest {
     }
 
     @Test
+    void aPartialFileLeftBehindIsReplacedByTheNextSave() throws Exception {
+        // A save killed before its rename leaves FILE.partial; the next save to FILE must not keep any of it
+        // (here 8 MiB of 0xEE, longer than the new file, so that stale bytes past the new end would show).
+        Path file = dir.resolve("left.snap");
+        Path partial = SaveTarget.partialOf(file);
+        byte[] junk = new byte[8 << 20];
+        java.util.Arrays.fill(junk, (byte) 0xEE);
+        Files.write(partial, junk);
+        try (MappedRamSink sink = new MappedRamSink(file, false)) {
+            sink.open(setup(16 * Pages.SIZE), 0);
+            submit(sink, 0, new long[] {1}, (byte) 'a', false);
+            sink.endOfRound(1, 1);
+            sink.executionState(new byte[] {7});
+            sink.complete(1, 0, Duration.ZERO);
+        }
+        assertThat(Files.exists(partial)).isFalse();
+        MappedRamFile f = read(file);
+        assertThat(f.complete()).isTrue();
+        assertThat(Files.size(file)).isLessThan(junk.length);
+        assertThat(slotByte(file, f, 0, 1)).isEqualTo((byte) 'a');
+        assertThat(f.blocks().get(0).present().get(0)).as("a slot never written is absent").isFalse();
+        assertThat(slotByte(file, f, 0, 0)).as("a slot never written holds no stale byte").isZero();
+    }
+
+    @Test
     void aPartialFileIsRefusedAsIncomplete() throws Exception {
         Path file = dir.resolve("p.snap");
         try (MappedRamSink sink = new MappedRamSink(file, false)) {
