@@ -256,7 +256,7 @@ class SnapshotEndToEndTest {
      */
     @ParameterizedTest
     @ValueSource(strings = {"mapped-ram", "stream"})
-    void aSaveKilledAtAnyMomentNeverLeavesAFileThatRestoresAsComplete(String format) throws Exception {
+    void aSaveKilledAtAnyMomentLeavesNoIncompleteFileThatRestores(String format) throws Exception {
         Path snap = dir.resolve("k.snap");
         Path partial = SaveTarget.partialOf(snap);
         List<String> args = new ArrayList<>(List.of("run", "--memory", "64M", "--workload", "memtest,end=32M",

@@ -19,11 +19,12 @@ import java.nio.file.StandardOpenOption;
  * Where a save goes, and the crash-safe protocol that puts it there.
  *
  * <p>A regular file (or a path that does not exist yet) is written as {@code FILE.partial} in the same directory,
- * fsynced, completed (the footer or the COMPLETE record is written last, then fsynced again), renamed over
- * {@code FILE} in one atomic step, and the directory is fsynced. A save interrupted at any point leaves at most a
- * {@code .partial} file that no restore accepts, except in the window between the last write and the rename (the
- * footer's fsync, mostly), where the partial file is already whole and verifiable; a complete snapshot already at
- * {@code FILE} stays untouched until the new one is complete. A symbolic link is followed: the snapshot replaces the file it points to.
+ * completed (the footer or the COMPLETE record is written last; mapped-ram fsyncs everything before it), fsynced,
+ * renamed over {@code FILE} in one atomic step, and the directory is fsynced. A save interrupted at any point
+ * leaves at most a {@code .partial} file that no restore accepts, except in the window between the last write and
+ * the rename (while the finished file is fsynced), where the partial file is already whole and verifiable; a
+ * complete snapshot already at {@code FILE} stays untouched until the new one is complete. A symbolic link is
+ * followed: the snapshot replaces the file it points to.
  *
  * <p>Anything else (a FIFO, a socket, a character or block device, /dev/stdout) cannot take a rename: a sequential
  * stream is written to it directly, and mapped-ram, which writes each page at a fixed offset, refuses it before
