@@ -442,13 +442,13 @@ public final class RunCommand implements Callable<Integer> {
     }
 
     /**
-     * The XBZRLE cache as the migration will hold it: a cache larger than the guest's RAM takes only that much
-     * (all its pages fit), though statistics report the parameter, as QEMU's do.
+     * The XBZRLE cache as the migration will hold it ({@link MigrationParameters#xbzrleCacheCapacity}): a cache
+     * larger than the guest's RAM takes only that much, though statistics report the parameter, as QEMU's do.
      */
     static String xbzrleCache(long cacheSize, long ramSize) {
         String cache = "cache " + Units.bytes(cacheSize);
-        return cacheSize > ramSize ? cache + ", at most the guest's " + Units.bytes(ramSize) + " used"
-                : cache;
+        return cacheSize > ramSize ? cache + ", at most the guest's "
+                + Units.bytes(MigrationParameters.xbzrleCacheCapacity(cacheSize, ramSize)) + " used" : cache;
     }
 
     /** Migrates {@code guest} to {@code target}; never throws: the outcome says how it ended. */

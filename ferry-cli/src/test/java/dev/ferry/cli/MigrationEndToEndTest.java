@@ -185,9 +185,9 @@ class MigrationEndToEndTest {
         assertThat(m.at("/status").asText()).isEqualTo("completed");
         assertThat(m.at("/downtime").asLong()).isLessThanOrEqualTo(300);
         // How many re-sent pages the cache holds depends on how far the guest's vCPU got beside the two JVMs: about
-        // 28,000 hits here usually, 8,128 deltas once in a full test run (the threshold was then 10,000 deltas), 4,864
-        // hits (all unchanged, no delta) for a guest limited to --rate 4000. What must hold is that re-sent pages were
-        // found in the cache and that its deltas are a few bytes each.
+        // 28,000-33,000 hits here usually, 8,128 deltas once in a full test run (the threshold was then 10,000
+        // deltas), 4,864 hits (all unchanged, no delta) for a guest limited to --rate 4000. What must hold is that
+        // re-sent pages were found in the cache and that its deltas are a few bytes each.
         long hits = m.at("/xbzrle-cache/cache-hit").asLong();
         long deltas = m.at("/xbzrle-cache/pages").asLong();
         assertThat(hits).isGreaterThan(1_000);

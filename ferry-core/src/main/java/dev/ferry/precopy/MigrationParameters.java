@@ -53,6 +53,15 @@ public final class MigrationParameters {
         return xbzrleCacheSize;
     }
 
+    /**
+     * The XBZRLE cache a migration allocates for a guest of {@code ramBytes} and an {@code xbzrle-cache-size} of
+     * {@code cacheSize}: whole pages, and no more than the guest's RAM, which is all a cache of its pages can ever
+     * hold (a larger one would only cost index memory: 11 GiB of it for 1 TiB).
+     */
+    public static long xbzrleCacheCapacity(long cacheSize, long ramBytes) {
+        return Math.min(cacheSize / dev.ferry.memory.Pages.SIZE * dev.ferry.memory.Pages.SIZE, ramBytes);
+    }
+
     public MigrationParameters xbzrleCacheSize(long bytes) {
         if (bytes < 0 || bytes > (1L << 40)) {
             throw new IllegalArgumentException("xbzrle-cache-size must be between 0 and 1 TiB: " + bytes);

@@ -397,12 +397,9 @@ public final class PrecopyLoop {
         }
     }
 
-    /**
-     * The XBZRLE cache this migration allocates: {@code xbzrle-cache-size}, but no more than the guest's RAM, which is
-     * all a cache of its pages can ever hold (a larger one would only cost index memory: 11 GiB of it for 1 TiB).
-     */
+    /** The XBZRLE cache this migration allocates: {@link MigrationParameters#xbzrleCacheCapacity}. */
     private long cacheCapacity() {
-        return Math.min(configuredCacheSize(), totalPages * Pages.SIZE);
+        return MigrationParameters.xbzrleCacheCapacity(params.xbzrleCacheSize(), totalPages * Pages.SIZE);
     }
 
     /** {@code xbzrle-cache-size} in whole pages: the cache-size statistic, as QEMU reports the parameter. */
