@@ -335,6 +335,14 @@ class PrecopyLoopTest {
     }
 
     @Test
+    void theXbzrleCacheCapacityIsWholePagesAndAtMostTheGuestsRam() {
+        assertThat(MigrationParameters.xbzrleCacheCapacity(1L << 40, 20L << 20)).isEqualTo(20L << 20);
+        assertThat(MigrationParameters.xbzrleCacheCapacity((64L << 20) + 100, 1L << 30)).isEqualTo(64L << 20);
+        assertThat(MigrationParameters.xbzrleCacheCapacity(1L << 30, 1L << 30)).isEqualTo(1L << 30);
+        assertThat(MigrationParameters.xbzrleCacheCapacity(4095, 1L << 30)).isZero();
+    }
+
+    @Test
     void policyAbortLeavesTheSourceRunningAndStartsNothing() throws Exception {
         PrecopyPolicy abortAtRound2 = s -> s.iteration() >= 1 ? Decision.ABORT : Decision.CONTINUE_PRECOPY;
         try (Run r = new Run("memtest,start=1M,end=12M").migrate(abortAtRound2, new MigrationParameters(), 0,
