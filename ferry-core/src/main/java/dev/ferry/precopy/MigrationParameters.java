@@ -3,6 +3,8 @@
  */
 package dev.ferry.precopy;
 
+import dev.ferry.memory.Pages;
+
 /**
  * The migration parameters (QEMU's names): {@code downtime-limit} in milliseconds (default 300) and
  * {@code max-bandwidth} in bytes per second (0: unlimited). They may be changed while a migration runs; the loop
@@ -59,7 +61,12 @@ public final class MigrationParameters {
      * hold (a larger one would only cost index memory: 11 GiB of it for 1 TiB).
      */
     public static long xbzrleCacheCapacity(long cacheSize, long ramBytes) {
-        return Math.min(cacheSize / dev.ferry.memory.Pages.SIZE * dev.ferry.memory.Pages.SIZE, ramBytes);
+        return Math.min(xbzrleCacheWholePages(cacheSize), ramBytes);
+    }
+
+    /** An {@code xbzrle-cache-size} of {@code cacheSize} in whole pages: what the cache-size statistic reports. */
+    public static long xbzrleCacheWholePages(long cacheSize) {
+        return cacheSize / Pages.SIZE * Pages.SIZE;
     }
 
     public MigrationParameters xbzrleCacheSize(long bytes) {

@@ -404,7 +404,7 @@ public final class PrecopyLoop {
 
     /** {@code xbzrle-cache-size} in whole pages: the cache-size statistic, as QEMU reports the parameter. */
     private long configuredCacheSize() {
-        return params.xbzrleCacheSize() / Pages.SIZE * Pages.SIZE;
+        return MigrationParameters.xbzrleCacheWholePages(params.xbzrleCacheSize());
     }
 
     /** The one-line failure for a cache that does not fit in memory; the migration fails, the guest runs on here. */

@@ -12,14 +12,15 @@ import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
 import java.nio.file.Path;
 import java.util.Arrays;
+import java.util.List;
 import java.util.Locale;
 
 /**
  * Does a migration destination decode XBZRLE deltas as fast as {@code ferry bench xbzrle} does? The bench decodes
  * between segments of one confined arena; a destination decodes from its frame buffer (a direct
  * {@link ByteBuffer}'s segment) into guest RAM (an mmap'd segment of a shared arena), in a JVM whose warm-up has
- * run both ends of the protocol on other kinds of segment. The memory access checks are shared JDK code, so their
- * profiles mix every kind a JVM has used: this measures both settings, one per JVM.
+ * run both ends of the protocol on other kinds of segment. This measures both settings, and each difference alone,
+ * one per JVM (docs/benchmarks.md has the figures: the kind of segment costs most of it).
  *
  * <pre>java --enable-native-access=ALL-UNNAMED -cp ferry-bench/target/ferry-benchmarks.jar \
  *     dev.ferry.bench.xbzrle.DecodeAsTheDestination PAIRS_FILE MODE [ROUNDS]</pre>
@@ -35,29 +36,38 @@ public final class DecodeAsTheDestination {
      * bench: the segments of {@code ferry bench xbzrle}; destination: a destination's segments after its warm-up;
      * the other two, one of the two differences alone.
      */
-    private static final String[] MODES = {"bench", "bench+warmup", "destination-segments", "destination"};
+    private static final List<String> MODES = List.of("bench", "bench+warmup", "destination-segments", "destination");
+    /** Keeps the JIT from dropping decodes whose results are unused. */
+    private static volatile long sink;
 
     private DecodeAsTheDestination() {
     }
 
     public static void main(String[] args) throws Exception {
-        if (args.length < 2 || !java.util.List.of(MODES).contains(args[1])) {
-            System.err.println("usage: DecodeAsTheDestination PAIRS_FILE " + String.join("|", MODES) + " [ROUNDS]");
-            System.exit(2);
+        int rounds = args.length > 2 && args[2].matches("[1-9][0-9]{0,3}") ? Integer.parseInt(args[2]) : 9;
+        if (args.length < 2 || args.length > 3 || !MODES.contains(args[1]) || (args.length == 3 && !args[2].equals(
+                Integer.toString(rounds)))) {
+            usage("usage: DecodeAsTheDestination PAIRS_FILE " + String.join("|", MODES) + " [ROUNDS 1-9999]");
         }
         boolean destination = args[1].startsWith("destination");
         boolean warmup = args[1].equals("destination") || args[1].equals("bench+warmup");
-        int rounds = args.length > 2 ? Integer.parseInt(args[2]) : 9;
         Arena confined = Arena.ofConfined();
-        MemorySegment pairs;
+        MemorySegment pairs = null;
         try (FileChannel ch = FileChannel.open(Path.of(args[0]))) {
             pairs = confined.allocate(ch.size(), 64);
             ByteBuffer b = pairs.asByteBuffer();
             while (b.hasRemaining() && ch.read(b) >= 0) {
                 // read it all
             }
+        } catch (java.io.IOException e) {
+            usage("DecodeAsTheDestination: cannot read " + args[0] + ": " + e);
         }
-        int n = (int) (pairs.byteSize() / (2 * PAGE));
+        long pairCount = pairs.byteSize() / (2 * PAGE);
+        if (pairCount == 0 || pairCount > Integer.MAX_VALUE / PAGE) {
+            usage("DecodeAsTheDestination: " + args[0] + " holds " + pairCount + " page pairs; 1 to "
+                    + Integer.MAX_VALUE / PAGE + " are supported");
+        }
+        int n = (int) pairCount;
         MemorySegment encoded = confined.allocate((long) n * PAGE, 64);
         int[] len = new int[n];
         XbzrleCodec codec = new XbzrleCodec();
@@ -81,7 +91,7 @@ public final class DecodeAsTheDestination {
         for (int l : len) {
             decodable += l > 0 ? 1 : 0;
         }
-        long sink = 0;
+        long sum = 0;
         double[] mbps = new double[rounds];
         for (int r = -3; r < rounds; r++) { // three untimed rounds first
             long reps = 0;
@@ -90,7 +100,7 @@ public final class DecodeAsTheDestination {
             do {
                 for (int i = 0; i < n; i++) {
                     if (len[i] > 0) {
-                        sink += XbzrleCodec.decode(delta, (long) i * PAGE, len[i], page, 0, PAGE);
+                        sum += XbzrleCodec.decode(delta, (long) i * PAGE, len[i], page, 0, PAGE);
                     }
                 }
                 reps++;
@@ -99,8 +109,14 @@ public final class DecodeAsTheDestination {
                 mbps[r] = (double) reps * decodable * PAGE / ((t - t0) / 1e9) / 1e6;
             }
         }
+        sink = sum;
         Arrays.sort(mbps);
-        System.out.printf(Locale.ROOT, "%s decode_MBps=%.0f (%.0f-%.0f over %d rounds)%s%n", args[1],
-                mbps[rounds / 2], mbps[0], mbps[rounds - 1], rounds, sink == 42 ? " " : "");
+        System.out.printf(Locale.ROOT, "%s decode_MBps=%.0f (%.0f-%.0f over %d rounds)%n", args[1],
+                mbps[rounds / 2], mbps[0], mbps[rounds - 1], rounds);
+    }
+
+    private static void usage(String line) {
+        System.err.println(line);
+        System.exit(2);
     }
 }
