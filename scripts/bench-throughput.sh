@@ -6,7 +6,7 @@
 # Throughput counts the bytes that had to be sent (ram.transferred) over the migration's total time.
 # iperf3 on this machine varies by half within minutes, so every migration is paired with samples taken next to it:
 # - iperf3, a steady 3 s stream just before it: the ratio issue 2's target is judged by;
-# - the bare pipeline (dev.ferry.bench.transport.BarePipeline): the same idle guest's RAM sent with only the work
+# - the bare pipeline (`ferry bench pipeline`): the same idle guest's RAM sent with only the work
 #   no checked page stream can avoid (zero test, copy, CRC32C, write; read, CRC32C, copy), JIT-warm: about the
 #   most this machine allows any migration that checks its pages;
 # - iperf3 just after it, one fresh connection moving the same number of bytes as the migration did (for reference).
@@ -17,11 +17,7 @@ cd "$(dirname "$0")/.."
 runs=${1:-5}; mem=${2:-1G}
 [[ "$runs" =~ ^[1-9][0-9]*$ ]] || { echo "RUNS must be a positive number, not '$runs'" >&2; exit 2; }
 command -v iperf3 >/dev/null || { echo "iperf3 is needed (apt-get install iperf3)" >&2; exit 1; }
-./ferry --version >/dev/null # builds Ferry, ferry-bench too, if needed
-jdk=${JAVA_HOME:-}
-"$jdk/bin/java" -version 2>&1 | grep -q 'version "25' || jdk=$(ls -d /usr/lib/jvm/*25* | head -n1)
-bench=(env "$jdk/bin/java" --enable-native-access=ALL-UNNAMED -cp ferry-bench/target/ferry-benchmarks.jar
-  dev.ferry.bench.transport.BarePipeline)
+./ferry --version >/dev/null
 work=$(mktemp -d); trap 'rm -rf "$work"; kill $(jobs -p) 2>/dev/null || true' EXIT
 
 # wait_listening LOG PID: back once the process PID has logged that it listens; fails if it ended first.
@@ -44,9 +40,9 @@ iperf3_mbs() {
 for i in $(seq 1 "$runs"); do
   steady=$(iperf3_mbs -t 3)
   port=$((5400 + i))
-  "${bench[@]}" receive $port "$mem" 4 >"$work/bare-in$i.log" 2>&1 &
+  ./ferry bench pipeline --listen 127.0.0.1:$port --memory "$mem" >"$work/bare-in$i.log" 2>&1 &
   wait_listening "$work/bare-in$i.log" $!
-  bare=$("${bench[@]}" send 127.0.0.1:$port "$mem" 4 | sed -n 's/^bare pipeline, last .* = \([0-9]*\) MB\/s$/\1/p')
+  bare=$(./ferry bench pipeline --send-to 127.0.0.1:$port --memory "$mem" | sed -n 's/^last pass .* = \([0-9]*\) MB\/s$/\1/p')
   wait
   [ -n "$bare" ] || { echo "the bare pipeline failed: $(cat "$work/bare-in$i.log")" >&2; exit 1; }
   port=$((5300 + i))

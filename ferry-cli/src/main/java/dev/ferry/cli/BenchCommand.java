@@ -3,6 +3,7 @@
  */
 package dev.ferry.cli;
 
+import dev.ferry.cli.bench.PipelineBenchCommand;
 import dev.ferry.cli.bench.XbzrleBenchCommand;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
@@ -10,7 +11,7 @@ import picocli.CommandLine.Command;
 /** {@code ferry bench}: measurements that compare Ferry's pieces with references on this machine. */
 @Command(name = "bench", mixinStandardHelpOptions = true,
         description = "Benchmarks of Ferry's parts (for whole migrations see scripts/bench-*.sh).",
-        subcommands = {XbzrleBenchCommand.class})
+        subcommands = {XbzrleBenchCommand.class, PipelineBenchCommand.class})
 public final class BenchCommand implements Runnable {
     @CommandLine.Spec
     CommandLine.Model.CommandSpec spec;

@@ -9,12 +9,12 @@ import java.time.Duration;
 import picocli.CommandLine;
 
 /** picocli converters for the units Ferry's options use. */
-final class Converters {
+public final class Converters {
     private Converters() {
     }
 
     /** {@code 1G}, {@code 256M}, {@code 4096}. */
-    static final class Size implements CommandLine.ITypeConverter<Long> {
+    public static final class Size implements CommandLine.ITypeConverter<Long> {
         @Override
         public Long convert(String value) {
             try {
@@ -26,7 +26,7 @@ final class Converters {
     }
 
     /** {@code 500ms}, {@code 10s}, {@code 2m}. */
-    static final class Time implements CommandLine.ITypeConverter<Duration> {
+    public static final class Time implements CommandLine.ITypeConverter<Duration> {
         @Override
         public Duration convert(String value) {
             try {
@@ -38,7 +38,7 @@ final class Converters {
     }
 
     /** {@code HOST:PORT}. */
-    static final class Address implements CommandLine.ITypeConverter<HostPort> {
+    public static final class Address implements CommandLine.ITypeConverter<HostPort> {
         @Override
         public HostPort convert(String value) {
             try {
