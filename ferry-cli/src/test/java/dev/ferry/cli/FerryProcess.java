@@ -29,6 +29,9 @@ final class FerryProcess implements AutoCloseable {
                     StandardCharsets.UTF_8))) {
                 String line;
                 while ((line = r.readLine()) != null) {
+                    if (line.equals(INCUBATOR_NOTICE)) {
+                        continue; // the JVM's, dropped by the ferry launcher too
+                    }
                     synchronized (lines) {
                         lines.add(line);
                         lines.notifyAll();
@@ -40,11 +43,17 @@ final class FerryProcess implements AutoCloseable {
         });
     }
 
-    /** The command line that runs {@code ferry ARGS} in a JVM of its own. */
+    /**
+     * What the JVM prints first when it is given the incubating Vector API module; the {@code ferry} launcher keeps
+     * it from users (see {@link LauncherStderr}), so the output collected here leaves it out too.
+     */
+    static final String INCUBATOR_NOTICE = "WARNING: Using incubator modules: jdk.incubator.vector";
+
+    /** The command line that runs {@code ferry ARGS} in a JVM of its own, with the launcher's JVM options. */
     static List<String> command(String... args) {
         List<String> cmd = new ArrayList<>(List.of(ProcessHandle.current().info().command().orElseThrow(),
-                "--enable-native-access=ALL-UNNAMED", "-Xmx512m", "-cp", System.getProperty("java.class.path"),
-                Main.class.getName()));
+                "--enable-native-access=ALL-UNNAMED", "--add-modules", "jdk.incubator.vector", "-Xmx512m", "-cp",
+                System.getProperty("java.class.path"), Main.class.getName()));
         cmd.addAll(List.of(args));
         return cmd;
     }

@@ -15,12 +15,36 @@ import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.util.Arrays;
 import java.util.SplittableRandom;
+import org.junit.jupiter.api.Assumptions;
+import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.Parameter;
+import org.junit.jupiter.params.ParameterizedClass;
+import org.junit.jupiter.params.provider.ValueSource;
 
+/**
+ * The codec, once for each way of encoding 4096-byte pages: the Vector API path (the tests' JVM has the module, as
+ * the {@code ferry} launcher's does) and the scalar one. They must give the same bytes as each other and as QEMU.
+ */
+@ParameterizedClass(name = "{0} pages")
+@ValueSource(strings = {"vector", "scalar"})
 class XbzrleCodecTest {
     private static final int PAGE = 4096;
 
-    private final XbzrleCodec codec = new XbzrleCodec();
+    @Parameter
+    String path;
+
+    private XbzrleCodec codec;
+
+    @BeforeEach
+    void codecOnItsPath() {
+        if (path.equals("vector")) {
+            Assumptions.assumeTrue(XbzrleCodec.VECTOR_PAGES,
+                    "the Vector API is not usable in this JVM (module absent or vectors under 256 bits)");
+        }
+        codec = new XbzrleCodec(path.equals("vector"));
+        assertThat(codec.vectorPages()).isEqualTo(path.equals("vector"));
+    }
 
     // ---------------------------------------------------------------------------------------------
     // Page patterns
@@ -175,8 +199,8 @@ class XbzrleCodecTest {
     }
 
     /**
-     * 4096-byte pages take their own path (XOR words, fold, word bitmap; dense pages the difference
-     * bitmap): from one changed byte to far past the dense threshold, runs that start and end at
+     * 4096-byte pages take their own path (the Vector API's difference masks; or XOR words, fold, word bitmap, and
+     * for dense pages the difference bitmap): from one changed byte to far past the dense threshold, runs that start and end at
      * every byte of a word and cross words, at every kind of limit, against the naive encoder.
      */
     @Test
@@ -418,15 +442,28 @@ class XbzrleCodecTest {
         return b;
     }
 
+    /** Decodes {@code delta} in heap memory and in native memory: both must refuse it, for the same reason. */
     private XbzrleFormatException rejected(byte[] delta, int pageLength) {
         byte[] page = new byte[pageLength];
         assertThat(NaiveXbzrle.decode(delta, delta.length, page.clone(), pageLength)).as("QEMU rejects it").isEqualTo(-1);
+        XbzrleFormatException caught = null;
         try {
             XbzrleCodec.decode(seg(delta), 0, delta.length, seg(page), 0, pageLength);
         } catch (XbzrleFormatException e) {
-            return e;
+            caught = e;
         }
-        throw new AssertionError("accepted " + Arrays.toString(delta));
+        assertThat(caught).as("accepted " + Arrays.toString(delta)).isNotNull();
+        XbzrleFormatException heap = caught;
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment d = arena.allocate(delta.length);
+            MemorySegment.copy(delta, 0, d, ValueLayout.JAVA_BYTE, 0, delta.length);
+            assertThatThrownBy(() -> XbzrleCodec.decode(d, 0, delta.length, arena.allocate(pageLength), 0, pageLength))
+                    .as("in native memory").isInstanceOfSatisfying(XbzrleFormatException.class, e -> {
+                        assertThat(e.reason()).isEqualTo(heap.reason());
+                        assertThat(e.deltaOffset()).isEqualTo(heap.deltaOffset());
+                    });
+        }
+        return heap;
     }
 
     @Test
@@ -551,8 +588,33 @@ class XbzrleCodecTest {
             if (wantExtent >= 0) {
                 assertThat(got).isEqualTo(want);
             }
+            assertThat(decodeInNativeMemory(buf, 3, delta.length, old, n, pageLength, want))
+                    .as("native, trial %d: %s", t, Arrays.toString(delta)).isEqualTo(wantExtent);
         }
         assertThat(rejectedCount).isGreaterThan(1000);
+    }
+
+    /**
+     * Decodes {@code buf[off, off + len)} onto a copy of {@code old} with both in native memory (where the decoder
+     * works by address); returns the extent, or -1 if it was rejected, after checking the page against
+     * {@code want} when it was not.
+     */
+    private static int decodeInNativeMemory(byte[] buf, int off, int len, byte[] old, int n, int pageLength,
+                                            byte[] want) {
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment delta = arena.allocate(buf.length);
+            MemorySegment.copy(buf, 0, delta, ValueLayout.JAVA_BYTE, 0, buf.length);
+            MemorySegment page = arena.allocate(n);
+            MemorySegment.copy(old, 0, page, ValueLayout.JAVA_BYTE, 0, n);
+            int extent;
+            try {
+                extent = XbzrleCodec.decode(delta, off, len, page, 0, pageLength);
+            } catch (XbzrleFormatException e) {
+                return -1;
+            }
+            assertThat(page.toArray(ValueLayout.JAVA_BYTE)).isEqualTo(want);
+            return extent;
+        }
     }
 
     @Test
