@@ -10,7 +10,7 @@
 # /tmp/xbzrle-pairs-COUNT for another COUNT); CORPORA picks some; JAVA_OPTS_A and JAVA_OPTS_B go to each side's JVM.
 source "$(dirname "$0")/ab-common.sh"
 rounds=${3:-5}; count=${4:-2048}; secs=${5:-1}
-anchors=${ANCHORS:-$a/../shared/anchors/xbzrle-c}
+anchors=${ANCHORS:-$(cd "$(dirname "$0")/.." && pwd)/../shared/anchors/xbzrle-c}
 if [ "$count" = 2048 ]; then pairs=${PAIRS_DIR:-/tmp/xbzrle-pairs}; else pairs=${PAIRS_DIR:-/tmp/xbzrle-pairs-$count}; fi
 corpora=${CORPORA:-sparse-word memtest scatter-1pct runs-5pct dense-25pct unchanged full}
 [ -f "$anchors/bench.c" ] || { echo "xbzrle-ab: $anchors/bench.c not found (set ANCHORS)" >&2; exit 2; }
