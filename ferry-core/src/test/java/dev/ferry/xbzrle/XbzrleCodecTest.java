@@ -618,6 +618,23 @@ class XbzrleCodecTest {
     }
 
     @Test
+    void aReadOnlyPageInNativeMemoryIsRefusedNotWritten() {
+        byte[] old = new byte[PAGE];
+        byte[] cur = old.clone();
+        Arrays.fill(cur, 100, 125, (byte) 7); // one run of 25 bytes: past the inlined loop, to the by-address one
+        byte[] enc = new byte[PAGE];
+        int len = NaiveXbzrle.encode(old, cur, PAGE, enc, PAGE);
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment delta = arena.allocate(len);
+            MemorySegment.copy(enc, 0, delta, ValueLayout.JAVA_BYTE, 0, len);
+            MemorySegment page = arena.allocate(PAGE);
+            assertThatThrownBy(() -> XbzrleCodec.decode(delta, 0, len, page.asReadOnly(), 0, PAGE))
+                    .isInstanceOf(RuntimeException.class).isNotInstanceOf(XbzrleFormatException.class);
+            assertThat(page.toArray(ValueLayout.JAVA_BYTE)).isEqualTo(old);
+        }
+    }
+
+    @Test
     void decodeTouchesOnlyTheRunsInNativeMemory() {
         SplittableRandom r = new SplittableRandom(6);
         try (Arena arena = Arena.ofConfined()) {
