@@ -21,11 +21,11 @@ import jdk.incubator.vector.VectorSpecies;
  * a time; otherwise this class is never loaded and the scalar page path runs. Its output is byte for byte that of
  * the scalar path (and of QEMU), overflow decisions included.
  *
- * <p>Why it is fast: a vector compare and its mask ({@code vpcmpneqb} and {@code kmovq} with AVX-512, two of each
- * with AVX2) give 64 bytes' differences in a few instructions, where the scalar path needs a pass for the XOR
- * words and then per-word bit tricks. One pass over both pages gives all 64 masks, so a page with few changes
- * costs little more than reading it; a run boundary then costs a few register operations and no load. Measured
- * in docs/benchmarks.md.
+ * <p>Why it is fast: a vector compare and its mask ({@code vpcmpneqb} and {@code kmovq} with AVX-512; two
+ * compares and two byte masks with AVX2) give 64 bytes' differences in a few instructions, where the scalar path
+ * needs a pass for the XOR words and then per-word bit tricks. One pass over both pages gives all 64 masks, so a
+ * page with few changes costs little more than reading it; a run boundary then costs a few register operations
+ * and no load. Measured in docs/benchmarks.md.
  */
 final class VectorPageEncoder {
     /** The page length this encoder handles. */
