@@ -30,10 +30,8 @@ import jdk.incubator.vector.VectorSpecies;
 final class VectorPageEncoder {
     /** The page length this encoder handles. */
     static final int PAGE = 4096;
-    /** Blocks of 64 bytes in a page: one mask each. */
+    /** Blocks of 64 bytes in a page: one mask each, in the scratch a caller provides. */
     static final int BLOCKS = PAGE >>> 6;
-    /** Scratch longs a caller provides: a mask per block. */
-    static final int SCRATCH = BLOCKS;
 
     /** The widest byte species the processor has; 64 or 32 lanes (see {@link #usable()}). */
     private static final VectorSpecies<Byte> BYTES = ByteVector.SPECIES_PREFERRED;
@@ -54,7 +52,7 @@ final class VectorPageEncoder {
         return LANES == 32 || LANES == 64;
     }
 
-    /** The species width in bits, for statistics and tests. */
+    /** The species width in bits, for tests. */
     static int bits() {
         return BYTES.vectorBitSize();
     }
@@ -63,7 +61,7 @@ final class VectorPageEncoder {
      * Encodes a 4096-byte page; the arguments are checked by the caller ({@code dstLimit >= 2}). Returns the delta
      * length, {@link XbzrleCodec#UNCHANGED} or {@link XbzrleCodec#OVERFLOW}, exactly as QEMU decides them.
      *
-     * @param masks scratch of at least {@link #SCRATCH} longs
+     * @param masks scratch of at least {@link #BLOCKS} longs
      */
     static int encode(MemorySegment old, long oo, MemorySegment cur, long co, MemorySegment dst, long dOff,
                       int dstLimit, long[] masks) {
@@ -160,7 +158,9 @@ final class VectorPageEncoder {
      * returns the new position, or -1 on overflow. With room to spare (QEMU's checks then all pass) it is one
      * 8-byte store for a run of up to five bytes, or a 4-byte store of the lengths and one vector store of 64
      * bytes for one of up to 60: the bytes past the run land inside the limit and are overwritten by the next pair
-     * or lie past the returned length.
+     * or lie past the returned length. The zero-run length's encoding is written out here as in
+     * {@code XbzrleCodec.put}, not shared: as one helper both encoders ran 5-10% slower on pages of short runs
+     * (scripts/xbzrle-ab.sh, 64-pair corpora, 2026-12-02).
      */
     private static int put(MemorySegment cur, long co, MemorySegment dst, long dOff, int dstLimit, int d, int zrun,
                            int z, int n) {
@@ -174,8 +174,7 @@ final class VectorPageEncoder {
                 dst.set(LONG, dOff + d, zenc | ((long) n << shift) | data);
             } else {
                 dst.set(INT, dOff + d, zenc | (n << shift));
-                ByteVector.fromMemorySegment(BYTES, cur, co + z, LE)
-                        .intoMemorySegment(dst, dOff + d + 2 - big, LE);
+                ByteVector.fromMemorySegment(BYTES, cur, co + z, LE).intoMemorySegment(dst, dOff + d + 2 - big, LE);
                 if (LANES == 32) {
                     ByteVector.fromMemorySegment(BYTES, cur, co + z + 32, LE)
                             .intoMemorySegment(dst, dOff + d + 34 - big, LE);

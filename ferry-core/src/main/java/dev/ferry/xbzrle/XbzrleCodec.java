@@ -89,6 +89,14 @@ public final class XbzrleCodec {
     private static final long LOW7 = 0x7f7f7f7f7f7f7f7fL;
     private static final long HIGH = 0x8080808080808080L;
 
+    /**
+     * All of memory as one segment, through which {@link #decodeFrom} reads and writes native segments by
+     * address; null when this module may not use restricted methods (then runs that the inlined loop of
+     * {@link #decode} does not take go to {@link #decodeChecked}).
+     */
+    private static final MemorySegment ADDRESSES = XbzrleCodec.class.getModule().isNativeAccessEnabled()
+            ? MemorySegment.NULL.reinterpret(Long.MAX_VALUE) : null;
+
     private static final VarHandle BITMAP =
             MethodHandles.byteArrayViewVarHandle(long[].class, ByteOrder.LITTLE_ENDIAN);
 
@@ -301,7 +309,7 @@ public final class XbzrleCodec {
      * system property {@code ferry.xbzrle.vector} is not {@code false}. Decided without loading a vector class
      * when the module is absent.
      */
-    public static final boolean VECTOR_PAGES = vectorPagesAvailable();
+    static final boolean VECTOR_PAGES = vectorPagesAvailable();
 
     private static boolean vectorPagesAvailable() {
         if (!Boolean.parseBoolean(System.getProperty("ferry.xbzrle.vector", "true"))
@@ -321,11 +329,11 @@ public final class XbzrleCodec {
         if (vectorPages && !VECTOR_PAGES) {
             throw new IllegalStateException("the Vector API is not available in this JVM");
         }
-        masks = vectorPages ? new long[VectorPageEncoder.SCRATCH] : null;
+        masks = vectorPages ? new long[VectorPageEncoder.BLOCKS] : null;
     }
 
     /** Whether this codec encodes 4096-byte pages with the Vector API. */
-    public boolean vectorPages() {
+    boolean vectorPages() {
         return masks != null;
     }
 
@@ -583,14 +591,6 @@ public final class XbzrleCodec {
     }
 
     /**
-     * All of memory as one segment, through which {@link #decodeFrom} reads and writes native segments by
-     * address; null when this module may not use restricted methods (then runs that the inlined loop of
-     * {@link #decode} does not take go to {@link #decodeChecked}).
-     */
-    private static final MemorySegment ADDRESSES = XbzrleCodec.class.getModule().isNativeAccessEnabled()
-            ? MemorySegment.NULL.reinterpret(Long.MAX_VALUE) : null;
-
-    /**
      * The decoder from delta position {@code i} and page position {@code d} on, for runs of any length, with the
      * delta and the page in native memory (a frame buffer, guest RAM: where a migration decodes): lengths from one
      * 8-byte read, every check of a run in one test, runs of up to 32 bytes moved by overlapping 8-byte moves. A
@@ -602,7 +602,7 @@ public final class XbzrleCodec {
      * loop whose steps depend on the data. Here each segment is checked once, by one access, and every position
      * is checked against the ranges that {@link #checkDecode} and the loop's own test establish, as everywhere
      * in this codec. The caller keeps both segments alive for the call, as for any access. Runs of 17-32 bytes
-     * decoded 1.7-1.8x faster than through the segments' accessors (docs/benchmarks.md).
+     * decoded 1.3-1.7x faster than through the segments' accessors (docs/benchmarks.md).
      */
     private static int decodeFrom(MemorySegment delta, long off, int deltaLength, MemorySegment page,
                                   long pageOffset, int pageLength, long fastEnd, int i, int d) {
