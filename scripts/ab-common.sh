@@ -1,7 +1,7 @@
 # Copyright 2026 The Ferry Authors. Licensed under the Apache License, Version 2.0.
 #
-# Sourced by the A/B scripts (bench-*-ab.sh, xbzrle-ab.sh: DIR_A DIR_B ...): the two checkouts as $a and $b (each built), a scratch
-# directory $work removed at exit, and what every alternating run needs.
+# Sourced by the A/B scripts (bench-*-ab.sh, xbzrle-ab.sh: DIR_A DIR_B ...): the two checkouts as $a and $b (each
+# built), a scratch directory $work removed at exit, and what every alternating run needs.
 set -euo pipefail
 a=$(cd "$1" && pwd); b=$(cd "$2" && pwd)
 work=$(mktemp -d); trap 'rm -rf "$work"; kill $(jobs -p) 2>/dev/null || true' EXIT
