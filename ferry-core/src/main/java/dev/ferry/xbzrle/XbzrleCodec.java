@@ -63,13 +63,16 @@ import java.nio.ByteOrder;
  * overlapping 8-byte moves or {@link MemorySegment#copy}.
  *
  * <h2>How the decoder is fast</h2>
- * Its common case (lengths of one or two bytes, runs of up to six bytes) is a small loop the JIT
- * inlines into the caller: one 8-byte read of the delta gives both lengths and the run's bytes,
- * merged into the page with one 8-byte read-modify-write. Longer runs, in native memory, go to a
- * second loop that works by address (see {@link #decodeFrom}), reads the usual shapes of lengths by a
- * predicted branch each, checks each run with one test and moves up to 32 bytes with overlapping
- * 8-byte moves. Whatever that test refuses, and longer runs in heap memory, go to the decoder that
- * checks every length in QEMU's order before using it, and names what is wrong.
+ * A delta's first run, when its lengths take a byte each and its bytes (at most six) come in the same
+ * 8-byte read, is decoded in {@link #decode} itself, which the JIT inlines into the caller: a page with
+ * one small change costs no call. The rest, in native memory, goes to a loop that works by address (see
+ * {@link #decodeFrom}), reads the usual shapes of lengths by a predicted branch each, checks each run
+ * with one test and moves its bytes exactly. Run bytes are written as they are, never by a
+ * read-modify-write of the 8 bytes around them: the decoder that did that decoded pages of one or four
+ * one-byte changes (memtest, sparse-word) at 0.65-0.9x the C reference, this one at 1.4-1.9x (2048 page
+ * pairs, docs/benchmarks.md). Whatever that loop's test refuses, and the runs after the first in heap
+ * memory, go to the decoder that checks every length in QEMU's order before using it, and names what is
+ * wrong.
  */
 public final class XbzrleCodec {
 
@@ -85,6 +88,9 @@ public final class XbzrleCodec {
     private static final ValueLayout.OfLong LONG =
             ValueLayout.JAVA_LONG_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
     private static final ValueLayout.OfByte BYTE = ValueLayout.JAVA_BYTE;
+    private static final ValueLayout.OfShort SHORT =
+            ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
+    private static final ValueLayout.OfInt INT = ValueLayout.JAVA_INT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
 
     private static final long LOW7 = 0x7f7f7f7f7f7f7f7fL;
     private static final long HIGH = 0x8080808080808080L;
@@ -529,9 +535,9 @@ public final class XbzrleCodec {
      *
      * <p>Every length is checked before it is used; the checks are QEMU's, in QEMU's order. On an
      * exception the runs before the offending one have already been applied (as in QEMU), so the
-     * page must then be treated as lost. Bytes of the page outside the runs are never changed, but
-     * short runs are applied by an 8-byte read-modify-write, so no other thread may write the page
-     * during the call.
+     * page must then be treated as lost. Bytes of the page outside the runs are never changed, but in
+     * heap memory short runs after the first are applied by an 8-byte read-modify-write, so no other
+     * thread may write the page during the call.
      *
      * @param delta       the delta
      * @param off         where the delta starts in {@code delta}
@@ -549,74 +555,91 @@ public final class XbzrleCodec {
     public static int decode(MemorySegment delta, long off, int deltaLength,
                              MemorySegment page, long pageOffset, int pageLength) {
         long fastEnd = checkDecode(delta, off, deltaLength, page, pageOffset, pageLength);
-        // The common case, kept small enough for the JIT to inline into the caller's loop: runs
-        // whose zero-run length takes one or two bytes and non-zero-run length one byte, and
-        // whose bytes come in the same 8-byte read of the delta, applied by one 8-byte
-        // read-modify-write of the page (which rewrites the bytes after the run as they were).
-        // Anything else, valid or not, goes on from the position reached in decodeFrom (native
-        // memory, where decoding is by address) or decodeChecked, which check it all again.
+        // The first run, when both its lengths take one byte and its bytes (at most six) come in the same 8-byte
+        // read of the delta: decoded here, in a method small enough for the JIT to inline into the caller's loop
+        // (under its 325-byte limit), so that a page with one small change (a counter; QEMU's memtest) costs no
+        // call. Its bytes are stored as they are, one, two or four at a time: the loop this replaces merged them
+        // into the page by an 8-byte read-modify-write and decoded memtest's deltas at 0.8-0.9x the C reference,
+        // this at 1.9x (2048 pairs, docs/benchmarks.md). The rest of the delta, valid or not, goes to decodeRest.
         int i = 0;
         int d = 0;
-        while (i < deltaLength && i <= fastEnd) {
-            long w = delta.get(LONG, off + i);
-            int k = (int) (w >>> 7) & 1; // the zero-run length takes 1 + k bytes
-            int z = ((int) w & 0x7f) | ((int) (w >>> 1) & 0x3f80 & -k);
-            long rest = w >>> (8 << k);
-            int n = (int) rest & 0xff;
-            int header = 2 + k;
-            int at = d + z;
-            if ((((int) (w >>> 15) & k) | (n >>> 7)) != 0 || n == 0 || n > 8 - header || (z == 0 && i != 0)
-                    || deltaLength - i < header + n || at > pageLength - 8) {
-                break;
+        if (deltaLength > 0 && fastEnd >= 0) {
+            long w = delta.get(LONG, off);
+            int z = (int) w & 0xff;
+            int n = (int) (w >>> 8) & 0xff;
+            if (z < 0x80 && n > 0 && n <= 6 && n + 2 <= deltaLength && z <= pageLength - n) {
+                storeShortRun(page, pageOffset + z, n, w >>> 16);
+                d = z + n;
+                i = n + 2;
             }
-            long mask = (1L << (n << 3)) - 1;
-            long to = pageOffset + at;
-            page.set(LONG, to, (page.get(LONG, to) & ~mask) | ((rest >>> 8) & mask));
-            d = at + n;
-            i += header + n;
         }
         return i < deltaLength ? decodeRest(delta, off, deltaLength, page, pageOffset, pageLength, fastEnd, i, d) : d;
     }
 
-    /**
-     * What {@link #decode}'s inlined loop leaves, from delta position {@code i} and page position {@code d}: a
-     * method of its own, so that {@code decode} stays small enough to be inlined (the JIT's limit is 325 bytes of
-     * bytecode; past it, a decode of one short run ran at 0.63x the C reference instead of 0.90x).
-     */
-    private static int decodeRest(MemorySegment delta, long off, int deltaLength, MemorySegment page,
-                                  long pageOffset, int pageLength, long fastEnd, int i, int d) {
-        return ADDRESSES != null && pageLength > 0 && delta.isNative() && page.isNative() && !page.isReadOnly()
-                ? decodeFrom(delta, off, deltaLength, page, pageOffset, pageLength, fastEnd, i, d)
-                : decodeChecked(delta, off, deltaLength, page, pageOffset, pageLength, i, d);
+    /** Stores the {@code n} (1 to 7) low bytes of {@code bytes} at {@code to}, and nothing else. */
+    private static void storeShortRun(MemorySegment page, long to, int n, long bytes) {
+        if (n == 1) {
+            page.set(BYTE, to, (byte) bytes);
+        } else if (n <= 3) {
+            page.set(SHORT, to, (short) bytes);
+            page.set(SHORT, to + n - 2, (short) (bytes >>> ((n - 2) << 3)));
+        } else {
+            page.set(INT, to, (int) bytes);
+            page.set(INT, to + n - 4, (int) (bytes >>> ((n - 4) << 3)));
+        }
     }
 
     /**
-     * The decoder from delta position {@code i} and page position {@code d} on, for runs of any length, with the
-     * delta and the page in native memory (a frame buffer, guest RAM: where a migration decodes): lengths from one
-     * 8-byte read, every check of a run in one test, runs of up to 32 bytes moved by overlapping 8-byte moves. A
-     * run the test refuses (an error, or the last bytes of the delta segment) goes to {@link #decodeChecked},
-     * which checks it in QEMU's order.
-     *
-     * <p>It reads and writes by address, through {@link #ADDRESSES}: a native segment's accessors check at every
-     * access that its arena is open and (if confined) owned by this thread, which the JIT does not hoist out of a
-     * loop whose steps depend on the data. Here each segment is checked once, by one access, and every position
-     * is checked against the ranges that {@link #checkDecode} and the loop's own test establish, as everywhere
-     * in this codec. The caller keeps both segments alive for the call, as for any access. Runs of 17-32 bytes
-     * decoded 1.3-1.7x faster than through the segments' accessors (docs/benchmarks.md).
+     * What {@link #decode}'s first step leaves, from delta position {@code i} and page position {@code d}: a
+     * method of its own, so that {@code decode} stays small enough to be inlined. In native memory it makes one
+     * checked access to each segment here, where (inlined with {@code decode}) the JIT hoists the segments'
+     * checks out of the caller's loop, and hands their addresses to {@link #decodeFrom}; whatever that leaves,
+     * and anything in heap memory, goes to {@link #decodeChecked}.
      */
-    private static int decodeFrom(MemorySegment delta, long off, int deltaLength, MemorySegment page,
+    private static int decodeRest(MemorySegment delta, long off, int deltaLength, MemorySegment page,
                                   long pageOffset, int pageLength, long fastEnd, int i, int d) {
-        delta.get(BYTE, off);
-        page.get(BYTE, pageOffset);
+        if (ADDRESSES != null && pageLength > 0 && delta.isNative() && page.isNative() && !page.isReadOnly()) {
+            delta.get(BYTE, off);
+            page.get(BYTE, pageOffset);
+            long da = delta.address() + off;
+            long pa = page.address() + pageOffset;
+            long reached = decodeFrom(da + i, pa + d, da + Math.min(fastEnd, deltaLength - 1), da, da + deltaLength,
+                    pa, pa + pageLength);
+            i = (int) (reached >>> 32);
+            d = (int) reached;
+            if (i >= deltaLength) {
+                return d;
+            }
+        }
+        return decodeChecked(delta, off, deltaLength, page, pageOffset, pageLength, i, d);
+    }
+
+    /**
+     * The decoder for runs of any length with the delta and the page in native memory (a frame buffer, guest
+     * RAM: where a migration decodes), by address: the delta from {@code da} to {@code dEnd}, its next run at
+     * {@code p} (read while {@code p <= last}: 8 bytes from there lie in the delta's segment), the page from
+     * {@code pa} to {@code pEnd}, its next position {@code q}. Lengths come from one 8-byte read, every check of a
+     * run is one test, and each run's bytes are moved exactly: up to 7 bytes by one or two 1-, 2- or 4-byte moves
+     * (never a read-modify-write of 8 bytes of the page), up to 32 by overlapping 8-byte moves, longer ones by
+     * {@link MemorySegment#copy}. It stops at the first run the test refuses (an error, or the last bytes of the
+     * delta segment) and returns the delta and page positions reached, {@code (i << 32) | d}, from which
+     * {@link #decodeChecked} goes on, checking in QEMU's order and naming what is wrong.
+     *
+     * <p>It reads and writes through {@link #ADDRESSES}: a native segment's accessors check at every access that
+     * its arena is open and (if confined) owned by this thread, which the JIT does not hoist out of a loop whose
+     * steps depend on the data. Every position is checked against the ranges that {@link #checkDecode} and the
+     * loop's own test establish, as everywhere in this codec; the caller keeps both segments alive for the call,
+     * as for any access. Positions are addresses, not offsets from them, and the segments stay with the caller:
+     * fewer values to keep in registers, which decoded pages of scattered or dense changes and of 25-byte runs
+     * 8-20% faster (docs/benchmarks.md).
+     */
+    private static long decodeFrom(long p, long q, long last, long da, long dEnd, long pa, long pEnd) {
         final MemorySegment mem = ADDRESSES;
-        final long da = delta.address() + off;
-        final long pa = page.address() + pageOffset;
-        final int pageWordEnd = pageLength - 8;
-        while (i < deltaLength && i <= fastEnd) {
-            long w = mem.get(LONG, da + i);
+        while (p <= last) {
+            long w = mem.get(LONG, p);
             int z;
             int n;
-            int data;
+            long data;
             // The two usual shapes of a run's lengths (a one-byte non-zero-run length after a one- or two-byte
             // zero-run length) by a branch each: predicted, the next run's read need not wait for the lengths to
             // be worked out, as it must in the branch-free form below (runs of 17-32 bytes decoded 16-25% faster
@@ -624,58 +647,64 @@ public final class XbzrleCodec {
             if ((w & 0x8080) == 0) {
                 z = (int) w & 0x7f;
                 n = (int) (w >>> 8) & 0x7f;
-                data = i + 2;
+                data = p + 2;
             } else if ((w & 0x808080) == 0x80) {
                 z = ((int) w & 0x7f) | ((int) (w >>> 1) & 0x3f80);
                 n = (int) (w >>> 16) & 0x7f;
-                data = i + 3;
+                data = p + 3;
             } else {
                 int k = (int) (w >>> 7) & 1;
                 z = ((int) w & 0x7f) | ((int) (w >>> 1) & 0x3f80 & -k);
                 long rest = w >>> (8 << k);
                 int kk = (int) (rest >>> 7) & 1;
                 n = ((int) rest & 0x7f) | ((int) (rest >>> 1) & 0x3f80 & -kk);
-                data = i + 2 + k + kk;
+                data = p + 2 + k + kk;
                 if ((((int) (w >>> 15) & k) | ((int) (rest >>> 15) & kk)) != 0) {
                     break;
                 }
             }
-            int at = d + z;
-            if (n == 0 || (z == 0 && i != 0) || at > pageLength - n || data > deltaLength - n) {
+            long to = q + z;
+            if (n == 0 || (z == 0 && p != da) || to > pEnd - n || data > dEnd - n) {
                 break; // an error, found again and named by decodeChecked
             }
-            long to = pa + at;
-            long from = da + data;
+            long from = data;
             // The moves are written out here, not shared with the encoder's emit: as one shared method
             // the decoder ran 10-15% slower on runs of 17-32 bytes (A/B of both forms, 2026-12-01).
-            if (n >= 8) {
-                if (n <= 16) {
-                    long a = mem.get(LONG, from);
-                    long e = mem.get(LONG, from + n - 8);
-                    mem.set(LONG, to, a);
-                    mem.set(LONG, to + n - 8, e);
-                } else if (n <= 32) {
-                    long a = mem.get(LONG, from);
-                    long b = mem.get(LONG, from + 8);
-                    long c = mem.get(LONG, from + n - 16);
-                    long e = mem.get(LONG, from + n - 8);
-                    mem.set(LONG, to, a);
-                    mem.set(LONG, to + 8, b);
-                    mem.set(LONG, to + n - 16, c);
-                    mem.set(LONG, to + n - 8, e);
+            if (n < 8) {
+                if (n == 1) {
+                    mem.set(BYTE, to, mem.get(BYTE, from));
+                } else if (n <= 3) {
+                    short a = mem.get(SHORT, from);
+                    short e = mem.get(SHORT, from + n - 2);
+                    mem.set(SHORT, to, a);
+                    mem.set(SHORT, to + n - 2, e);
                 } else {
-                    MemorySegment.copy(mem, from, mem, to, n);
+                    int a = mem.get(INT, from);
+                    int e = mem.get(INT, from + n - 4);
+                    mem.set(INT, to, a);
+                    mem.set(INT, to + n - 4, e);
                 }
-            } else if (at <= pageWordEnd && data <= fastEnd) {
-                long mask = (1L << (n << 3)) - 1;
-                mem.set(LONG, to, (mem.get(LONG, to) & ~mask) | (mem.get(LONG, from) & mask));
+            } else if (n <= 16) {
+                long a = mem.get(LONG, from);
+                long e = mem.get(LONG, from + n - 8);
+                mem.set(LONG, to, a);
+                mem.set(LONG, to + n - 8, e);
+            } else if (n <= 32) {
+                long a = mem.get(LONG, from);
+                long b = mem.get(LONG, from + 8);
+                long c = mem.get(LONG, from + n - 16);
+                long e = mem.get(LONG, from + n - 8);
+                mem.set(LONG, to, a);
+                mem.set(LONG, to + 8, b);
+                mem.set(LONG, to + n - 16, c);
+                mem.set(LONG, to + n - 8, e);
             } else {
                 MemorySegment.copy(mem, from, mem, to, n);
             }
-            d = at + n;
-            i = data + n;
+            q = to + n;
+            p = data + n;
         }
-        return i < deltaLength ? decodeChecked(delta, off, deltaLength, page, pageOffset, pageLength, i, d) : d;
+        return ((p - da) << 32) | (q - pa);
     }
 
     /** The decoder that checks each length in QEMU's order, from delta position {@code i} and page position {@code d} on. */

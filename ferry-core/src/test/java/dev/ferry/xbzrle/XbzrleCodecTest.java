@@ -663,4 +663,50 @@ class XbzrleCodecTest {
             }
         }
     }
+
+    /**
+     * Every run length from 1 to 40 bytes, as the first run (decoded by {@code decode} itself when it is short),
+     * after another (decoded by address), at the start of the page, in its middle and ending on its last byte; the
+     * delta in a segment of exactly its length (its last run read byte by byte) and with slack after it; the page
+     * in native memory between guard bytes, and in heap memory. Each run's bytes, and only they, must change.
+     */
+    @Test
+    void everyRunLengthAtEveryEdgeIsDecodedExactly() {
+        SplittableRandom r = new SplittableRandom(7);
+        try (Arena arena = Arena.ofConfined()) {
+            for (int n = 1; n <= 40; n++) {
+                for (int at : new int[] {0, 1, 130, PAGE / 2, PAGE - n}) {
+                    for (boolean second : new boolean[] {false, true}) {
+                        byte[] old = oldPage(r, PAGE);
+                        byte[] cur = old.clone();
+                        if (second) {
+                            cur[at == 0 ? PAGE - 1 : 0] ^= 0x5a; // another run, before or after this one
+                        }
+                        for (int k = at; k < at + n; k++) {
+                            cur[k] = (byte) ~old[k];
+                        }
+                        byte[] enc = new byte[PAGE + 16];
+                        int len = NaiveXbzrle.encode(old, cur, PAGE, enc, enc.length);
+                        String what = "run of " + n + " at " + at + (second ? " with another" : "");
+                        for (int slack : new int[] {0, 9}) {
+                            MemorySegment delta = arena.allocate(len + slack);
+                            MemorySegment.copy(enc, 0, delta, ValueLayout.JAVA_BYTE, 0, len);
+                            MemorySegment mem = arena.allocate(PAGE + 64);
+                            mem.fill((byte) 0x33);
+                            MemorySegment.copy(old, 0, mem, ValueLayout.JAVA_BYTE, 32, PAGE);
+                            XbzrleCodec.decode(delta, 0, len, mem, 32, PAGE);
+                            assertThat(mem.asSlice(32, PAGE).toArray(ValueLayout.JAVA_BYTE)).as(what).isEqualTo(cur);
+                            assertThat(mem.asSlice(0, 32).toArray(ValueLayout.JAVA_BYTE)).as(what)
+                                    .containsOnly((byte) 0x33);
+                            assertThat(mem.asSlice(32 + PAGE, 32).toArray(ValueLayout.JAVA_BYTE)).as(what)
+                                    .containsOnly((byte) 0x33);
+                        }
+                        byte[] page = old.clone();
+                        XbzrleCodec.decode(seg(Arrays.copyOf(enc, len)), 0, len, seg(page), 0, PAGE);
+                        assertThat(page).as(what + ", heap").isEqualTo(cur);
+                    }
+                }
+            }
+        }
+    }
 }
