@@ -3,7 +3,8 @@
  *
  * The least work any XBZRLE encoder does on a page pair: one AVX2 pass that XORs the two pages and ORs the
  * results (enough to tell an unchanged page, nothing more). Its speed on a corpus of the C reference bounds what
- * an encoder can reach there. A diagnostic for docs/benchmarks.md, not part of Ferry:
+ * an encoder can reach there. Not part of Ferry: scripts/xbzrle-compare.sh runs it beside the codecs ("bare
+ * read"), and by hand:
  *   gcc -O3 -march=native -o /tmp/xbzrle-scan-floor scripts/xbzrle-scan-floor.c
  *   /tmp/xbzrle-scan-floor /tmp/xbzrle-pairs/sparse-word.bin [SECONDS]
  */
