@@ -10,38 +10,16 @@
  */
 #include <immintrin.h>
 #include <stdint.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <time.h>
-
-#define PAGE 4096
-
-static double now(void) {
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return t.tv_sec + t.tv_nsec * 1e-9;
-}
+#include "xbzrle-pairs.h"
 
 int main(int argc, char **argv) {
     if (argc < 2) {
         fprintf(stderr, "usage: %s PAIRS_FILE [SECONDS]\n", argv[0]);
         return 2;
     }
-    FILE *f = fopen(argv[1], "rb");
-    if (!f) {
-        perror(argv[1]);
-        return 2;
-    }
     double secs = argc > 2 ? atof(argv[2]) : 2.0;
-    fseek(f, 0, SEEK_END);
-    long size = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    int n = (int) (size / (2 * PAGE));
-    unsigned char *buf = aligned_alloc(64, (size_t) n * 2 * PAGE);
-    if (n == 0 || !buf || fread(buf, 1, (size_t) n * 2 * PAGE, f) != (size_t) n * 2 * PAGE) {
-        fprintf(stderr, "%s: not a corpus of page pairs\n", argv[1]);
-        return 2;
-    }
+    int n;
+    unsigned char *buf = read_pairs(argv[1], &n);
     volatile uint64_t sink = 0;
     long reps = 0;
     double t0 = now(), t;

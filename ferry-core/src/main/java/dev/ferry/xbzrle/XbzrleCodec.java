@@ -67,12 +67,12 @@ import java.nio.ByteOrder;
  * 8-byte read, is decoded in {@link #decode} itself, which the JIT inlines into the caller: a page with
  * one small change costs no call. The rest, in native memory, goes to a loop that works by address (see
  * {@link #decodeFrom}), reads the usual shapes of lengths by a predicted branch each, checks each run
- * with one test and moves its bytes exactly. Run bytes are written as they are, never by a
- * read-modify-write of the 8 bytes around them: the decoder that did that decoded pages of one or four
- * one-byte changes (memtest, sparse-word) at 0.65-0.9x the C reference, this one at 1.4-1.9x (2048 page
- * pairs, docs/benchmarks.md). Whatever that loop's test refuses, and the runs after the first in heap
- * memory, go to the decoder that checks every length in QEMU's order before using it, and names what is
- * wrong.
+ * with one test and moves its bytes exactly. Run bytes are written as they are, not by a
+ * read-modify-write of the 8 bytes around them as the decoder before this one did; that decoder decoded
+ * pages of one or four one-byte changes (memtest, sparse-word) at 0.65-0.9x the C reference, this one at
+ * 1.4-1.9x (2048 page pairs, docs/benchmarks.md). Whatever that loop's test refuses, and the runs after the
+ * first in heap memory, go to the decoder that checks every length in QEMU's order before using it, and
+ * names what is wrong.
  */
 public final class XbzrleCodec {
 
