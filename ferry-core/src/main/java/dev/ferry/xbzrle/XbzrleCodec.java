@@ -69,7 +69,7 @@ import java.nio.ByteOrder;
  * {@link #decodeFrom}), reads the usual shapes of lengths by a predicted branch each, checks each run
  * with one test and moves its bytes exactly. Run bytes are written as they are, not by a
  * read-modify-write of the 8 bytes around them as the decoder before this one did; that decoder decoded
- * pages of one or four one-byte changes (memtest, sparse-word) at 0.65-0.9x the C reference, this one at
+ * pages of one or four one-byte changes (memtest, sparse-word) at 0.65-0.94x the C reference, this one at
  * 1.4-1.9x (2048 page pairs, docs/benchmarks.md). Whatever that loop's test refuses, and the runs after the
  * first in heap memory, go to the decoder that checks every length in QEMU's order before using it, and
  * names what is wrong.
@@ -559,7 +559,7 @@ public final class XbzrleCodec {
         // read of the delta: decoded here, in a method small enough for the JIT to inline into the caller's loop
         // (under its 325-byte limit), so that a page with one small change (a counter; QEMU's memtest) costs no
         // call. Its bytes are stored as they are, one, two or four at a time: the loop this replaces merged them
-        // into the page by an 8-byte read-modify-write and decoded memtest's deltas at 0.8-0.9x the C reference,
+        // into the page by an 8-byte read-modify-write and decoded memtest's deltas at 0.8-0.94x the C reference,
         // this at 1.9x (2048 pairs, docs/benchmarks.md). The rest of the delta, valid or not, goes to decodeRest.
         int i = 0;
         int d = 0;
