@@ -72,7 +72,7 @@ import java.nio.ByteOrder;
  * pages of one or four one-byte changes (memtest, sparse-word) at 0.65-0.94x the C reference, this one at
  * 1.4-1.9x (2048 page pairs, docs/benchmarks.md). Whatever that loop's test refuses, and the runs after the
  * first in heap memory, go to the decoder that checks every length in QEMU's order before using it, and
- * names what is wrong.
+ * names what is wrong. No decoder writes a byte of the page outside the runs.
  */
 public final class XbzrleCodec {
 
@@ -535,9 +535,8 @@ public final class XbzrleCodec {
      *
      * <p>Every length is checked before it is used; the checks are QEMU's, in QEMU's order. On an
      * exception the runs before the offending one have already been applied (as in QEMU), so the
-     * page must then be treated as lost. Bytes of the page outside the runs are never changed, but in
-     * heap memory short runs after the first are applied by an 8-byte read-modify-write, so no other
-     * thread may write the page during the call.
+     * page must then be treated as lost. Only the runs' bytes are written: bytes of the page outside
+     * them are neither read nor written.
      *
      * @param delta       the delta
      * @param off         where the delta starts in {@code delta}
@@ -714,7 +713,6 @@ public final class XbzrleCodec {
         // Positions i with a whole long of the delta segment from there (possibly past the delta's
         // end: such bytes are read but never used) take the fast path.
         final long fastEnd = Math.min(delta.byteSize() - off - 8, Integer.MAX_VALUE);
-        final int pageWordEnd = pageLength - 8;
         while (i < end) {
             int z;
             int n;
@@ -769,12 +767,8 @@ public final class XbzrleCodec {
                 data = j + k;
                 checkNonZeroRun(j, data, n, d, pageLength, end);
                 int used = data - i; // 2 to 4 header bytes
-                if (n <= 8 - used && d <= pageWordEnd) {
-                    // The run's bytes are in w already: merge them into the page with one long
-                    // read-modify-write that rewrites the bytes after the run with their own value.
-                    long mask = (1L << (n << 3)) - 1;
-                    long p = page.get(LONG, pageOffset + d);
-                    page.set(LONG, pageOffset + d, (p & ~mask) | ((w >>> (used << 3)) & mask));
+                if (n <= 8 - used) {
+                    storeShortRun(page, pageOffset + d, n, w >>> (used << 3)); // the run's bytes are in w already
                     d += n;
                     i = data + n;
                     continue;
@@ -844,10 +838,8 @@ public final class XbzrleCodec {
                 } else {
                     MemorySegment.copy(delta, from, page, to, n);
                 }
-            } else if (data <= fastEnd && d <= pageWordEnd) {
-                long mask = (1L << (n << 3)) - 1;
-                long p = page.get(LONG, pageOffset + d);
-                page.set(LONG, pageOffset + d, (p & ~mask) | (delta.get(LONG, off + data) & mask));
+            } else if (data <= fastEnd) {
+                storeShortRun(page, pageOffset + d, n, delta.get(LONG, off + data));
             } else {
                 MemorySegment.copy(delta, off + data, page, pageOffset + d, n);
             }

@@ -668,7 +668,7 @@ class XbzrleCodecTest {
      * Every run length from 1 to 40 bytes, as the first run (decoded by {@code decode} itself when it is short),
      * after another (decoded by address), at the start of the page, in its middle and ending on its last byte; the
      * delta in a segment of exactly its length (its last run read byte by byte) and with slack after it; the page
-     * in native memory between guard bytes, and in heap memory. Each run's bytes, and only they, must change.
+     * between guard bytes in native memory and in heap memory. Each run's bytes, and only they, must change.
      */
     @Test
     void everyRunLengthAtEveryEdgeIsDecodedExactly() {
@@ -701,9 +701,14 @@ class XbzrleCodecTest {
                             assertThat(mem.asSlice(32 + PAGE, 32).toArray(ValueLayout.JAVA_BYTE)).as(what)
                                     .containsOnly((byte) 0x33);
                         }
-                        byte[] page = old.clone();
-                        XbzrleCodec.decode(seg(Arrays.copyOf(enc, len)), 0, len, seg(page), 0, PAGE);
-                        assertThat(page).as(what + ", heap").isEqualTo(cur);
+                        byte[] heap = new byte[PAGE + 64];
+                        Arrays.fill(heap, (byte) 0x33);
+                        System.arraycopy(old, 0, heap, 32, PAGE);
+                        XbzrleCodec.decode(seg(Arrays.copyOf(enc, len)), 0, len, seg(heap), 32, PAGE);
+                        assertThat(Arrays.copyOfRange(heap, 32, 32 + PAGE)).as(what + ", heap").isEqualTo(cur);
+                        assertThat(Arrays.copyOfRange(heap, 0, 32)).as(what + ", heap").containsOnly((byte) 0x33);
+                        assertThat(Arrays.copyOfRange(heap, 32 + PAGE, 64 + PAGE)).as(what + ", heap")
+                                .containsOnly((byte) 0x33);
                     }
                 }
             }
