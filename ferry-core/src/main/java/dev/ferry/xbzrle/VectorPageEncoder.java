@@ -17,9 +17,11 @@ import jdk.incubator.vector.VectorSpecies;
  * {@link Long#numberOfTrailingZeros}.
  *
  * <p>Used by {@link XbzrleCodec} only when the module is in the boot layer ({@code --add-modules
- * jdk.incubator.vector}, which the {@code ferry} launcher passes) and the processor compares at least 256 bits at
- * a time; otherwise this class is never loaded and the scalar page path runs. Its output is byte for byte that of
- * the scalar path (and of QEMU), overflow decisions included.
+ * jdk.incubator.vector}, which the {@code ferry} launcher passes), the processor compares at least 256 bits at
+ * a time, and Ferry may use restricted methods ({@code --enable-native-access}, also passed); otherwise this class
+ * is never loaded and the scalar page path runs. It takes pages whose new contents and output are in native memory
+ * (as a migration's are); pages in heap memory take the scalar path too. Its output is byte for byte that of the
+ * scalar path (and of QEMU), overflow decisions included.
  *
  * <p>Why it is fast: a vector compare and its mask ({@code vpcmpneqb} and {@code kmovq} with AVX-512; two
  * compares and two byte masks with AVX2) give 64 bytes' differences in a few instructions, where the scalar path
@@ -61,13 +63,14 @@ final class VectorPageEncoder {
      * Encodes a 4096-byte page; the arguments are checked by the caller ({@code dstLimit >= 2}). Returns the delta
      * length, {@link XbzrleCodec#UNCHANGED} or {@link XbzrleCodec#OVERFLOW}, exactly as QEMU decides them.
      *
+     * @param cur the new contents, in native memory
+     * @param dst the output, in native memory and writable
      * @param masks scratch of at least {@link #BLOCKS} longs
      */
     static int encode(MemorySegment old, long oo, MemorySegment cur, long co, MemorySegment dst, long dOff,
                       int dstLimit, long[] masks) {
         // One pass: mask j has bit k set iff byte 64j + k differs. A plain counted loop of loads, a compare and a
         // store, which the JIT unrolls; its loads are all independent, so many are in flight at once.
-        long any = 0;
         for (int j = 0; j < BLOCKS; j++) {
             long at = (long) j << 6;
             long m = ByteVector.fromMemorySegment(BYTES, old, oo + at, LE)
@@ -78,28 +81,33 @@ final class VectorPageEncoder {
                         .toLong() << 32;
             }
             masks[j] = m;
-            any |= m;
         }
-        if (any == 0) {
-            return XbzrleCodec.UNCHANGED;
-        }
-        // Bit j of nz: block j has a difference. From the masks a vector of longs at a time (8 or 4 per compare).
+        // Bit j of nz: block j has a difference. From the masks a vector of longs at a time (8 or 4 per compare):
+        // fewer instructions than an OR of the masks in the loop above, which unchanged pages would need.
         long nz = 0;
         for (int j = 0; j < BLOCKS; j += LONGS.length()) {
             nz |= LongVector.fromArray(LONGS, masks, j).compare(VectorOperators.NE, 0L).toLong() << j;
         }
+        if (nz == 0) {
+            return XbzrleCodec.UNCHANGED;
+        }
         if (Long.bitCount(nz) > DENSE_BLOCKS && lowerBound(masks) > dstLimit) {
             return XbzrleCodec.OVERFLOW; // QEMU would find it at the end, after copying most of the page
         }
-        return runs(masks, nz, cur, co, dst, dOff, dstLimit);
+        dst.get(ValueLayout.JAVA_BYTE, dOff); // the one check that dst is alive and this thread's (see runs)
+        return runs(masks, nz, cur.address() + co, dst.address() + dOff, dstLimit);
     }
 
     /**
      * The runs, from the masks: a zero run ends at the first set bit at or after its start (the next block with a
-     * difference found from {@code nz}), a non-zero run at the first clear bit after that.
+     * difference found from {@code nz}), a non-zero run at the first clear bit after that. The new page is at
+     * address {@code co}, the output at {@code dOff}; both are read and written through
+     * {@link XbzrleCodec#ADDRESSES}, as the decoder's loop does and for the same reason: a native segment's
+     * accessors check at every access that its arena is open and this thread's, which the JIT does not hoist out
+     * of this loop. Every access lies in the ranges the codec checked before the call. By address, pages of
+     * scattered and dense changes and of 25-byte runs were encoded 5-28% faster (docs/benchmarks.md).
      */
-    private static int runs(long[] ms, long nz, MemorySegment cur, long co, MemorySegment dst, long dOff,
-                            int dstLimit) {
+    private static int runs(long[] ms, long nz, long co, long dOff, int dstLimit) {
         int b = Long.numberOfTrailingZeros(nz);
         long bits = ms[b];
         int d = 0;
@@ -122,7 +130,7 @@ final class VectorPageEncoder {
                 t = ~bits;
             }
             int e = t == 0 ? PAGE : (b << 6) + Long.numberOfTrailingZeros(t);
-            d = put(cur, co, dst, dOff, dstLimit, d, z - i, z, e - z);
+            d = put(co, dOff, dstLimit, d, z - i, z, e - z);
             if (d < 0) {
                 return XbzrleCodec.OVERFLOW;
             }
@@ -162,8 +170,9 @@ final class VectorPageEncoder {
      * {@code XbzrleCodec.put}, not shared: as one helper both encoders ran 5-10% slower on pages of short runs
      * (scripts/xbzrle-ab.sh, 64-pair corpora, 2026-12-02).
      */
-    private static int put(MemorySegment cur, long co, MemorySegment dst, long dOff, int dstLimit, int d, int zrun,
-                           int z, int n) {
+    private static int put(long co, long dOff, int dstLimit, int d, int zrun, int z, int n) {
+        final MemorySegment cur = XbzrleCodec.ADDRESSES;
+        final MemorySegment dst = XbzrleCodec.ADDRESSES;
         if (n <= 60 && d + 68 <= dstLimit && z + 64 <= PAGE) {
             // The zero-run length in one byte or two (zrun < 2^14), branch-free: big is -1 for two, else 0.
             int big = -(zrun >>> 7) >> 31;

@@ -35,7 +35,7 @@ import java.nio.ByteOrder;
  * native, confined or shared; the output must not overlap the input.
  *
  * <h2>How the encoder is fast</h2>
- * A 4096-byte page (the page size of Ferry's guests, and of QEMU's on x86) goes, when the JDK's
+ * A 4096-byte page (the page size of Ferry's guests, and of QEMU's on x86) in native memory goes, when the JDK's
  * Vector API is available ({@link #VECTOR_PAGES}), to {@link VectorPageEncoder}: one pass of 64-byte
  * vector compares gives a mask of the differing bytes per 64 bytes, and the runs are read off the
  * masks. Without it (or for other lengths) only plain counted loops are vectorised by the JIT, and
@@ -96,11 +96,11 @@ public final class XbzrleCodec {
     private static final long HIGH = 0x8080808080808080L;
 
     /**
-     * All of memory as one segment, through which {@link #decodeFrom} reads and writes native segments by
-     * address; null when this module may not use restricted methods (then runs that the inlined loop of
-     * {@link #decode} does not take go to {@link #decodeChecked}).
+     * All of memory as one segment, through which {@link #decodeFrom} and the vector page encoder's runs read and
+     * write native segments by address; null when this module may not use restricted methods (then runs that the
+     * inlined loop of {@link #decode} does not take go to {@link #decodeChecked}, and pages to the scalar encoder).
      */
-    private static final MemorySegment ADDRESSES = XbzrleCodec.class.getModule().isNativeAccessEnabled()
+    static final MemorySegment ADDRESSES = XbzrleCodec.class.getModule().isNativeAccessEnabled()
             ? MemorySegment.NULL.reinterpret(Long.MAX_VALUE) : null;
 
     private static final VarHandle BITMAP =
@@ -311,14 +311,15 @@ public final class XbzrleCodec {
 
     /**
      * Whether this JVM encodes 4096-byte pages with the Vector API: the {@code jdk.incubator.vector} module is in
-     * the boot layer ({@code --add-modules jdk.incubator.vector}), its vectors are 256 or 512 bits wide, and the
-     * system property {@code ferry.xbzrle.vector} is not {@code false}. Decided without loading a vector class
-     * when the module is absent.
+     * the boot layer ({@code --add-modules jdk.incubator.vector}), its vectors are 256 or 512 bits wide, this
+     * module may use restricted methods ({@link #ADDRESSES}), and the system property {@code ferry.xbzrle.vector}
+     * is not {@code false}. Decided without loading a vector class when the module is absent. Even then only pages
+     * whose new contents and output are in native memory take the vector path.
      */
     static final boolean VECTOR_PAGES = vectorPagesAvailable();
 
     private static boolean vectorPagesAvailable() {
-        if (!Boolean.parseBoolean(System.getProperty("ferry.xbzrle.vector", "true"))
+        if (!Boolean.parseBoolean(System.getProperty("ferry.xbzrle.vector", "true")) || ADDRESSES == null
                 || ModuleLayer.boot().findModule("jdk.incubator.vector").isEmpty()) {
             return false;
         }
@@ -393,7 +394,7 @@ public final class XbzrleCodec {
             return OVERFLOW; // QEMU checks for two free bytes before it looks at the page
         }
         if (length == PAGE) {
-            return masks != null
+            return masks != null && cur.isNative() && dst.isNative() && !dst.isReadOnly()
                     ? VectorPageEncoder.encode(old, oldOffset, cur, curOffset, dst, dstOffset, dstLimit, masks)
                     : encodePage(old, oldOffset, cur, curOffset, dst, dstOffset, dstLimit);
         }

@@ -3,7 +3,9 @@
  */
 package dev.ferry.xbzrle;
 
+import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
 import java.util.Arrays;
 import java.util.SplittableRandom;
 
@@ -37,8 +39,14 @@ final class VectorPathCheck {
             byte[] want = new byte[limit];
             byte[] got = new byte[limit];
             int wantLen = NaiveXbzrle.encode(old, cur, 4096, want, limit);
-            int gotLen = codec.encode(MemorySegment.ofArray(old), 0, MemorySegment.ofArray(cur), 0, 4096,
-                    MemorySegment.ofArray(got), 0, limit);
+            int gotLen;
+            try (Arena arena = Arena.ofConfined()) { // the vector path takes pages in native memory
+                MemorySegment c = arena.allocate(4096);
+                MemorySegment d = arena.allocate(Math.max(1, limit));
+                MemorySegment.copy(cur, 0, c, ValueLayout.JAVA_BYTE, 0, 4096);
+                gotLen = codec.encode(MemorySegment.ofArray(old), 0, c, 0, 4096, d, 0, limit);
+                MemorySegment.copy(d, ValueLayout.JAVA_BYTE, 0, got, 0, limit);
+            }
             if (gotLen != wantLen || (wantLen > 0 && !Arrays.equals(got, 0, wantLen, want, 0, wantLen))) {
                 System.out.println("page " + t + " (" + changes + " changes, limit " + limit + "): " + gotLen
                         + " bytes, the naive encoder " + wantLen);
