@@ -17,7 +17,7 @@
 # For every corpus it checks that Ferry's encodings are byte-identical to the C reference's
 # (both written as: per pair a big-endian int32 length, -1 overflow, 0 unchanged, then the bytes)
 # and exits 1 if any differ. Throughput is MB/s (10^6 bytes) of 4 KiB pages processed. The "bare read"
-# column (scripts/read-ceiling.c) is how fast the corpus can merely be read, both pages of every pair,
+# column (scripts/xbzrle-scan-floor.c) is how fast the corpus can merely be read, both pages of every pair,
 # as an encoder must read it: where the corpus does not fit in the caches, no encoder can go faster.
 set -euo pipefail
 

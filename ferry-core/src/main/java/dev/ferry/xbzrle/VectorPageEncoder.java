@@ -105,7 +105,7 @@ final class VectorPageEncoder {
      * {@link XbzrleCodec#ADDRESSES}, as the decoder's loop does and for the same reason: a native segment's
      * accessors check at every access that its arena is open and this thread's, which the JIT does not hoist out
      * of this loop. Every access lies in the ranges the codec checked before the call. By address, pages of
-     * scattered and dense changes and of 25-byte runs were encoded 5-28% faster (docs/benchmarks.md).
+     * scattered and dense changes and of 25-byte runs were encoded 5-30% faster (docs/benchmarks.md).
      */
     private static int runs(long[] ms, long nz, long co, long dOff, int dstLimit) {
         int b = Long.numberOfTrailingZeros(nz);

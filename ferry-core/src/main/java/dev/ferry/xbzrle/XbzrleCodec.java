@@ -32,7 +32,8 @@ import java.nio.ByteOrder;
  * {@link #encode} is an instance method: a codec owns about 7 KiB of scratch (the difference
  * masks, or the XOR words and difference bitmap, of the page being encoded), so use one codec per
  * thread. {@link #decode} is static and thread-safe. Neither allocates. The segments may be heap or
- * native, confined or shared; the output must not overlap the input.
+ * native, confined or shared (the fastest paths are those of native memory); the output must not overlap the
+ * input.
  *
  * <h2>How the encoder is fast</h2>
  * A 4096-byte page (the page size of Ferry's guests, and of QEMU's on x86) in native memory goes, when the JDK's
