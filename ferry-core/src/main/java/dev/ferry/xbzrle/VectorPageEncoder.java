@@ -82,8 +82,8 @@ final class VectorPageEncoder {
             }
             masks[j] = m;
         }
-        // Bit j of nz: block j has a difference. From the masks a vector of longs at a time (8 or 4 per compare):
-        // fewer instructions than an OR of the masks in the loop above, which unchanged pages would need.
+        // Bit j of nz: block j has a difference. From the masks a vector of longs at a time (8 or 4 per compare).
+        // An unchanged page is told from it too: an OR of the masks in the loop above costs an operation a block.
         long nz = 0;
         for (int j = 0; j < BLOCKS; j += LONGS.length()) {
             nz |= LongVector.fromArray(LONGS, masks, j).compare(VectorOperators.NE, 0L).toLong() << j;
