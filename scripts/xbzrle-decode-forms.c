@@ -83,13 +83,9 @@ static int __attribute__((noinline)) exact(const uint8_t *src, int slen, uint8_t
 typedef int (*decoder)(const uint8_t *, int, uint8_t *, int);
 
 int main(int argc, char **argv) {
-    if (argc < 2) {
-        fprintf(stderr, "usage: %s PAIRS_FILE [SECONDS]\n", argv[0]);
-        return 2;
-    }
-    double secs = argc > 2 ? atof(argv[2]) : 1.0;
     int n;
-    uint8_t *buf = read_pairs(argv[1], &n), *enc = aligned_alloc(64, (size_t) n * PAGE + 64);
+    double secs;
+    uint8_t *buf = pairs_from_args(argc, argv, 1.0, &n, &secs), *enc = aligned_alloc(64, (size_t) n * PAGE + 64);
     uint8_t *out = aligned_alloc(64, PAGE);
     int *len = malloc(sizeof(int) * n);
     if (!enc || !out || !len) {

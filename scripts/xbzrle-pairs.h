@@ -1,8 +1,8 @@
 /*
  * Copyright 2026 The Ferry Authors. Licensed under the Apache License, Version 2.0.
  *
- * What the C diagnostics in scripts/ share: a monotonic clock, and reading a corpus of 4 KiB page pairs (the C
- * reference's format: records of old page | new page) into 64-byte-aligned memory.
+ * What the C diagnostics in scripts/ share: a monotonic clock, reading a corpus of 4 KiB page pairs (the C
+ * reference's format: records of old page | new page) into 64-byte-aligned memory, and their command line.
  */
 #ifndef FERRY_XBZRLE_PAIRS_H
 #define FERRY_XBZRLE_PAIRS_H
@@ -37,6 +37,19 @@ static unsigned char *read_pairs(const char *path, int *n) {
     }
     fclose(f);
     return buf;
+}
+
+/*
+ * The command line PAIRS_FILE [SECONDS] of a diagnostic: the pairs, their count in *n, the seconds in *secs
+ * (default_secs if not given); on a missing file name prints the usage and exits 2.
+ */
+static unsigned char *pairs_from_args(int argc, char **argv, double default_secs, int *n, double *secs) {
+    if (argc < 2) {
+        fprintf(stderr, "usage: %s PAIRS_FILE [SECONDS]\n", argv[0]);
+        exit(2);
+    }
+    *secs = argc > 2 ? atof(argv[2]) : default_secs;
+    return read_pairs(argv[1], n);
 }
 
 #endif

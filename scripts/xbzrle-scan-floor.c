@@ -13,13 +13,9 @@
 #include "xbzrle-pairs.h"
 
 int main(int argc, char **argv) {
-    if (argc < 2) {
-        fprintf(stderr, "usage: %s PAIRS_FILE [SECONDS]\n", argv[0]);
-        return 2;
-    }
-    double secs = argc > 2 ? atof(argv[2]) : 2.0;
     int n;
-    unsigned char *buf = read_pairs(argv[1], &n);
+    double secs;
+    unsigned char *buf = pairs_from_args(argc, argv, 2.0, &n, &secs);
     volatile uint64_t sink = 0;
     long reps = 0;
     double t0 = now(), t;

@@ -25,9 +25,9 @@ class VectorWidthsTest {
         Assumptions.assumeTrue(maxVectorBytes * 8 <= VectorPageEncoder.bits(),
                 "this processor's vectors are narrower than " + maxVectorBytes * 8 + " bits");
         String java = ProcessHandle.current().info().command().orElseThrow();
-        Process p = new ProcessBuilder(List.of(java, "--add-modules", "jdk.incubator.vector", "--enable-native-access=ALL-UNNAMED",
-                "-XX:MaxVectorSize=" + maxVectorBytes, "-cp", System.getProperty("java.class.path"),
-                VectorPathCheck.class.getName())).redirectErrorStream(true).start();
+        Process p = new ProcessBuilder(List.of(java, "--add-modules", "jdk.incubator.vector",
+                "--enable-native-access=ALL-UNNAMED", "-XX:MaxVectorSize=" + maxVectorBytes,
+                "-cp", System.getProperty("java.class.path"), VectorPathCheck.class.getName())).redirectErrorStream(true).start();
         assertThat(p.waitFor(120, TimeUnit.SECONDS)).isTrue();
         String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
         assertThat(p.exitValue()).as(out).isZero();
