@@ -8,6 +8,7 @@ import dev.ferry.memory.Pages;
 import dev.ferry.stream.StreamFormatException.Problem;
 import java.io.IOException;
 import java.lang.foreign.MemorySegment;
+import java.net.SocketException;
 import java.nio.ByteBuffer;
 import java.nio.channels.ReadableByteChannel;
 import java.util.zip.CRC32C;
@@ -225,7 +226,15 @@ public final class FrameReader {
     private boolean fill(ByteBuffer b, boolean cleanEndAllowed) throws IOException {
         int start = b.position();
         while (b.hasRemaining()) {
-            int n = channel.read(b);
+            int n;
+            try {
+                n = channel.read(b);
+            } catch (SocketException e) {
+                // "Connection reset" alone names neither the peer nor where the stream broke off. (In every
+                // caller, b's first byte is the stream's byte at offset.)
+                long at = offset + b.position();
+                throw new IOException(name + " broke off at byte " + at + ": " + e.getMessage(), e);
+            }
             if (n < 0) {
                 if (cleanEndAllowed && b.position() == start) {
                     return false;

@@ -95,6 +95,40 @@ class StreamFormatTest {
     }
 
     @Test
+    void connectionResetNamesTheStreamAndTheByte() {
+        int at = StreamFixture.offsetOf(frames, StreamFixture.indexOf(frames, FrameType.PAGES)) + 100;
+        java.nio.channels.ReadableByteChannel resetting = new java.nio.channels.ReadableByteChannel() {
+            private int pos;
+
+            @Override
+            public int read(ByteBuffer dst) throws java.io.IOException {
+                if (pos == at) {
+                    throw new java.net.SocketException("Connection reset");
+                }
+                int n = Math.min(dst.remaining(), at - pos);
+                dst.put(stream, pos, n);
+                pos += n;
+                return n;
+            }
+
+            @Override
+            public boolean isOpen() {
+                return true;
+            }
+
+            @Override
+            public void close() {
+            }
+        };
+        FrameReader reader = new FrameReader(resetting, "migration stream from 10.0.0.9:4444");
+        assertThatThrownBy(() -> new dev.ferry.incoming.StreamLoader(reader, null, StreamFormat.KNOWN_CAPABILITIES,
+                new dev.ferry.incoming.IncomingStats()).load())
+                .isInstanceOf(java.io.IOException.class)
+                .hasMessage("migration stream from 10.0.0.9:4444 broke off at byte " + at
+                        + ": Connection reset");
+    }
+
+    @Test
     void truncatedInsideAFrameHeader() {
         int at = StreamFixture.offsetOf(frames, StreamFixture.indexOf(frames, FrameType.PAGES));
         assertRefused(Arrays.copyOf(stream, at + 3), Problem.TRUNCATED, "inside a frame header");
