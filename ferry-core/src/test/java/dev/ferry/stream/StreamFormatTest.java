@@ -10,9 +10,14 @@ import dev.ferry.guest.Guest;
 import dev.ferry.guest.GuestException;
 import dev.ferry.guest.RamBlock;
 import dev.ferry.guest.inprocess.InProcessGuest;
+import dev.ferry.incoming.IncomingStats;
+import dev.ferry.incoming.StreamLoader;
 import dev.ferry.stream.StreamFixture.Frame;
 import dev.ferry.stream.StreamFormatException.Problem;
+import java.io.IOException;
+import java.net.SocketException;
 import java.nio.ByteBuffer;
+import java.nio.channels.ReadableByteChannel;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
@@ -97,13 +102,13 @@ class StreamFormatTest {
     @Test
     void connectionResetNamesTheStreamAndTheByte() {
         int at = StreamFixture.offsetOf(frames, StreamFixture.indexOf(frames, FrameType.PAGES)) + 100;
-        java.nio.channels.ReadableByteChannel resetting = new java.nio.channels.ReadableByteChannel() {
+        ReadableByteChannel resetting = new ReadableByteChannel() {
             private int pos;
 
             @Override
-            public int read(ByteBuffer dst) throws java.io.IOException {
+            public int read(ByteBuffer dst) throws IOException {
                 if (pos == at) {
-                    throw new java.net.SocketException("Connection reset");
+                    throw new SocketException("Connection reset"); // as a socket whose peer went away
                 }
                 int n = Math.min(dst.remaining(), at - pos);
                 dst.put(stream, pos, n);
@@ -121,11 +126,10 @@ class StreamFormatTest {
             }
         };
         FrameReader reader = new FrameReader(resetting, "migration stream from 10.0.0.9:4444");
-        assertThatThrownBy(() -> new dev.ferry.incoming.StreamLoader(reader, null, StreamFormat.KNOWN_CAPABILITIES,
-                new dev.ferry.incoming.IncomingStats()).load())
-                .isInstanceOf(java.io.IOException.class)
-                .hasMessage("migration stream from 10.0.0.9:4444 broke off at byte " + at
-                        + ": Connection reset");
+        StreamLoader loader = new StreamLoader(reader, null, StreamFormat.KNOWN_CAPABILITIES, new IncomingStats());
+        assertThatThrownBy(loader::load)
+                .isInstanceOf(IOException.class)
+                .hasMessage("migration stream from 10.0.0.9:4444 broke off at byte " + at + ": Connection reset");
     }
 
     @Test
