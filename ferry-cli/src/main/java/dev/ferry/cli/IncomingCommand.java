@@ -76,6 +76,15 @@ public final class IncomingCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
+        if (prealloc != null) {
+            // Checked before the warm-up: faulting in more than the machine has would get the process killed.
+            long physical = ((com.sun.management.OperatingSystemMXBean)
+                    java.lang.management.ManagementFactory.getOperatingSystemMXBean()).getTotalMemorySize();
+            if (prealloc <= 0 || prealloc > physical) {
+                throw new IllegalArgumentException("--prealloc " + prealloc + " is outside 1.."
+                        + physical + " bytes (this machine's RAM)");
+            }
+        }
         if (listen == null && controlOptions.control == null) {
             throw new IllegalArgumentException("Missing required option: '--listen=HOST:PORT' (or --control and"
                     + " migrate-incoming)");

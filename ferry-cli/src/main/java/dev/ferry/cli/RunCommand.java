@@ -369,6 +369,17 @@ public final class RunCommand implements Callable<Integer> {
             throw new picocli.CommandLine.ParameterException(spec.commandLine(),
                     "--replicate-to excludes --migrate-to and --save-to");
         }
+        long interval = replicationOptions.checkpointInterval;
+        if (interval < 10 || interval > 60_000) {
+            // As the control socket's x-ferry-replication-start: below 10 ms checkpoints would run back to back.
+            throw new picocli.CommandLine.ParameterException(spec.commandLine(),
+                    "--checkpoint-interval " + interval + " is outside 10..60000 ms");
+        }
+        long slab = replicationOptions.slabSize;
+        if (slab <= 0 || slab % 4096 != 0) {
+            throw new picocli.CommandLine.ParameterException(spec.commandLine(),
+                    "--slab-size " + slab + " is not a positive multiple of 4 KiB");
+        }
         if (mappedRam && migrationOptions.xbzrle) {
             throw new picocli.CommandLine.ParameterException(spec.commandLine(),
                     "--mapped-ram cannot be combined with --xbzrle: a page slot holds a whole page, not a delta");

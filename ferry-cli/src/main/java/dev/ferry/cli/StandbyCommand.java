@@ -76,6 +76,10 @@ public final class StandbyCommand implements Callable<Integer> {
         if (heartbeatTimeout < 500) {
             throw new IllegalArgumentException("--heartbeat-timeout must be at least 500 ms");
         }
+        if (slabSize <= 0 || slabSize % 4096 != 0) {
+            // Checked here, not only when the first checkpoint is staged, after the primary has sent its whole seed.
+            throw new IllegalArgumentException("--slab-size " + slabSize + " is not a positive multiple of 4 KiB");
+        }
         Runtime.getRuntime().addShutdownHook(Thread.ofPlatform().unstarted(interrupted::countDown));
         IncomingStats seed = new IncomingStats();
         StandbyStats stats = new StandbyStats();
