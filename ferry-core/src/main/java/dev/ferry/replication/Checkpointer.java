@@ -65,6 +65,7 @@ public final class Checkpointer implements Runnable {
     private long number;
 
     /**
+     * @param peer      the standby in messages, e.g. "standby 127.0.0.1:4445"
      * @param buffering whether to hold the guest's output until its checkpoint is acknowledged
      * @param slabBytes size of one staging slab
      */
@@ -249,24 +250,24 @@ public final class Checkpointer implements Runnable {
     private void awaitAck(long k) throws IOException {
         FrameType t = replies.next();
         if (t == null) {
-            throw new IOException("lost the standby " + peer + ": it closed the connection");
+            throw new IOException("lost the " + peer + ": it closed the connection");
         }
         switch (t) {
             case CKPT_ACK -> {
                 long acked = CheckpointRecords.Ack.read(replies.payload()).checkpoint();
                 if (acked != k) {
-                    throw new IOException("standby " + peer + " acknowledged checkpoint " + acked + " while " + k
+                    throw new IOException(peer + " acknowledged checkpoint " + acked + " while " + k
                             + " was expected");
                 }
             }
             case CKPT_NACK -> {
                 CheckpointRecords.Nack nack = CheckpointRecords.Nack.read(replies.payload());
-                throw new IOException("standby " + peer + " refused checkpoint " + nack.checkpoint() + ": "
+                throw new IOException(peer + " refused checkpoint " + nack.checkpoint() + ": "
                         + nack.reason());
             }
-            case ERROR -> throw new IOException("standby " + peer + " failed: "
+            case ERROR -> throw new IOException(peer + " failed: "
                     + Records.Reason.read(replies.payload()).text());
-            default -> throw new IOException("standby " + peer + " sent an unexpected " + t + " frame");
+            default -> throw new IOException(peer + " sent an unexpected " + t + " frame");
         }
     }
 

@@ -47,7 +47,8 @@ public final class WatchedChannel implements ByteChannel {
                 what = peer + " accepted no data";
             }
             if (what != null) {
-                fired = what + " for " + Duration.ofNanos(timeoutNanos).toSeconds() + " s: peer lost";
+                long ms = TimeUnit.NANOSECONDS.toMillis(timeoutNanos); // 900 ms is not "0 s"
+                fired = what + " for " + (ms % 1000 == 0 ? ms / 1000 + " s" : ms + " ms") + ": peer lost";
                 try {
                     channel.close();
                 } catch (IOException ignored) {
