@@ -8,6 +8,7 @@ import dev.ferry.control.QmpServer;
 import dev.ferry.guest.inprocess.InProcessGuest;
 import dev.ferry.policy.PrecopyPolicy;
 import dev.ferry.precopy.MigrationParameters;
+import dev.ferry.replication.Checkpointer;
 import dev.ferry.transport.HostPort;
 import java.io.PrintStream;
 import java.util.LinkedHashMap;
@@ -56,8 +57,10 @@ final class ReplicationControl {
             }
             o.checkpointInterval = a.has("checkpoint-interval") ? a.get("checkpoint-interval").asLong()
                     : defaults.checkpointInterval;
-            if (o.checkpointInterval < 10 || o.checkpointInterval > 60_000) {
-                throw QmpError.generic("Parameter 'checkpoint-interval' expects a value between 10 and 60000");
+            long interval = o.checkpointInterval;
+            if (interval < Checkpointer.MIN_INTERVAL_MS || interval > Checkpointer.MAX_INTERVAL_MS) {
+                throw QmpError.generic("Parameter 'checkpoint-interval' expects a value between "
+                        + Checkpointer.MIN_INTERVAL_MS + " and " + Checkpointer.MAX_INTERVAL_MS);
             }
             o.noOutputBuffering = a.has("output-buffering") && !a.get("output-buffering").asBoolean();
             o.slabSize = defaults.slabSize;

@@ -12,6 +12,8 @@ import dev.ferry.precopy.MigrationParameters;
 import dev.ferry.precopy.PageSink;
 import dev.ferry.precopy.PrecopyLoop;
 import dev.ferry.precopy.StreamSink;
+import dev.ferry.replication.Checkpointer;
+import dev.ferry.replication.Slabs;
 import dev.ferry.snapshot.FileSpace;
 import dev.ferry.snapshot.MappedRamSink;
 import dev.ferry.snapshot.SaveTarget;
@@ -357,8 +359,9 @@ public final class RunCommand implements Callable<Integer> {
     }
 
     /**
-     * Refuses, before any guest starts, option combinations that cannot work and save targets that cannot take the
-     * save (a FIFO or a device for mapped-ram, a file system without O_DIRECT for --direct-io).
+     * Refuses, before any guest starts, option combinations and replication values that cannot work, and save
+     * targets that cannot take the save (a FIFO or a device for mapped-ram, a file system without O_DIRECT for
+     * --direct-io).
      */
     private void checkSaveOptions() throws java.io.IOException {
         if (saveTo != null && migrateTo != null) {
@@ -370,13 +373,12 @@ public final class RunCommand implements Callable<Integer> {
                     "--replicate-to excludes --migrate-to and --save-to");
         }
         long interval = replicationOptions.checkpointInterval;
-        if (interval < 10 || interval > 60_000) {
-            // As the control socket's x-ferry-replication-start: below 10 ms checkpoints would run back to back.
-            throw new picocli.CommandLine.ParameterException(spec.commandLine(),
-                    "--checkpoint-interval " + interval + " is outside 10..60000 ms");
+        if (interval < Checkpointer.MIN_INTERVAL_MS || interval > Checkpointer.MAX_INTERVAL_MS) {
+            throw new picocli.CommandLine.ParameterException(spec.commandLine(), "--checkpoint-interval " + interval
+                    + " is outside " + Checkpointer.MIN_INTERVAL_MS + ".." + Checkpointer.MAX_INTERVAL_MS + " ms");
         }
         long slab = replicationOptions.slabSize;
-        if (slab <= 0 || slab % 4096 != 0) {
+        if (!Slabs.validSize(slab)) {
             throw new picocli.CommandLine.ParameterException(spec.commandLine(),
                     "--slab-size " + slab + " is not a positive multiple of 4 KiB");
         }

@@ -8,6 +8,7 @@ import dev.ferry.guest.GuestException;
 import dev.ferry.guest.inprocess.InProcessGuest;
 import dev.ferry.incoming.IncomingStats;
 import dev.ferry.precopy.Warmup;
+import dev.ferry.replication.Slabs;
 import dev.ferry.replication.Standby;
 import dev.ferry.replication.StandbyStats;
 import dev.ferry.stream.FrameReader;
@@ -76,7 +77,7 @@ public final class StandbyCommand implements Callable<Integer> {
         if (heartbeatTimeout < 500) {
             throw new IllegalArgumentException("--heartbeat-timeout must be at least 500 ms");
         }
-        if (slabSize <= 0 || slabSize % 4096 != 0) {
+        if (!Slabs.validSize(slabSize)) {
             // Checked here, not only when the first checkpoint is staged, after the primary has sent its whole seed.
             throw new IllegalArgumentException("--slab-size " + slabSize + " is not a positive multiple of 4 KiB");
         }

@@ -39,6 +39,10 @@ public final class Checkpointer implements Runnable {
         void ended(String reason);
     }
 
+    /** The shortest and longest time between checkpoints: below 10 ms they would run back to back. */
+    public static final long MIN_INTERVAL_MS = 10;
+    public static final long MAX_INTERVAL_MS = 60_000;
+
     private static final long HEARTBEAT_NANOS = TimeUnit.MILLISECONDS.toNanos(250);
 
     private final Guest guest;
@@ -74,6 +78,10 @@ public final class Checkpointer implements Runnable {
         this.guest = guest;
         this.channel = channel;
         this.peer = peer;
+        if (intervalMillis < MIN_INTERVAL_MS || intervalMillis > MAX_INTERVAL_MS) {
+            throw new IllegalArgumentException("checkpoint interval " + intervalMillis + " ms is outside "
+                    + MIN_INTERVAL_MS + ".." + MAX_INTERVAL_MS);
+        }
         this.intervalNanos = TimeUnit.MILLISECONDS.toNanos(intervalMillis);
         this.gate = guest.output();
         this.stats = stats;

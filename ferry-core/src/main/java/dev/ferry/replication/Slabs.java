@@ -18,6 +18,11 @@ import java.util.List;
  * and page) is kept beside it.
  */
 public final class Slabs implements AutoCloseable {
+    /** Whether {@code slabBytes} can be a slab's size: a positive multiple of the page size. */
+    public static boolean validSize(long slabBytes) {
+        return slabBytes >= Pages.SIZE && slabBytes % Pages.SIZE == 0;
+    }
+
     private final long slabBytes;
     private final int pagesPerSlab;
     private final int strikesToShrink;
@@ -32,7 +37,7 @@ public final class Slabs implements AutoCloseable {
     private long shrunk;
 
     public Slabs(long slabBytes, int strikesToShrink) {
-        if (slabBytes < Pages.SIZE || slabBytes % Pages.SIZE != 0) {
+        if (!validSize(slabBytes)) {
             throw new IllegalArgumentException("slab size must be a positive multiple of 4 KiB: " + slabBytes);
         }
         this.slabBytes = slabBytes;
