@@ -161,6 +161,33 @@ class SnapshotEndToEndTest {
         }
     }
 
+    @Test
+    void replacingASnapshotInADirectoryThatIsNotWritableIsRefusedBeforeTheGuestStarts() throws Exception {
+        // Run as root without CAP_DAC_OVERRIDE, so that the directory's mode bits apply (root's tests would
+        // otherwise write anywhere): the existing file is writable, its directory is not.
+        Path ro = dir.resolve("ro");
+        Files.createDirectory(ro);
+        Path snap = ro.resolve("g.snap");
+        Files.writeString(snap, "an older snapshot");
+        Files.setPosixFilePermissions(snap, java.nio.file.attribute.PosixFilePermissions.fromString("rw-rw-rw-"));
+        Files.setPosixFilePermissions(ro, java.nio.file.attribute.PosixFilePermissions.fromString("r-xr-xr-x"));
+        List<String> dropCaps = List.of("setpriv", "--bounding-set=-dac_override,-dac_read_search");
+        List<String> probeCmd = new ArrayList<>(dropCaps);
+        probeCmd.addAll(List.of("sh", "-c", "! touch " + ro.resolve("probe")));
+        Process probe = new ProcessBuilder(probeCmd).redirectErrorStream(true).start();
+        Assumptions.assumeTrue(probe.waitFor() == 0, "cannot run without CAP_DAC_OVERRIDE here (needs setpriv): "
+                + new String(probe.getInputStream().readAllBytes()).trim());
+        try (FerryProcess p = FerryProcess.startWrapped(dropCaps, "run", "--memory", "16M", "--save-to",
+                snap.toString(), "--mapped-ram", "--migrate-after", "0s", "--run-for", "5s")) {
+            assertThat(p.exit(LONG)).as(p.output()).isEqualTo(Main.ERROR);
+            assertThat(p.output()).isEqualTo("ferry run: cannot save to " + snap + ": directory " + ro
+                    + " is not writable");
+        } finally {
+            Files.setPosixFilePermissions(ro, java.nio.file.attribute.PosixFilePermissions.fromString("rwxr-xr-x"));
+        }
+        assertThat(Files.readString(snap)).isEqualTo("an older snapshot");
+    }
+
     @ParameterizedTest
     @ValueSource(strings = {"mapped-ram", "stream"})
     void anIoErrorDuringASaveLeavesThePreviousSnapshot(String format) throws Exception {

@@ -14,6 +14,7 @@ import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
+import java.nio.file.attribute.BasicFileAttributes;
 
 /**
  * Where a save goes, and the crash-safe protocol that puts it there.
@@ -23,8 +24,9 @@ import java.nio.file.StandardOpenOption;
  * renamed over {@code FILE} in one atomic step, and the directory is fsynced. A save interrupted at any point
  * leaves at most a {@code .partial} file that no restore accepts, except in the window between the last write and
  * the rename (while the finished file is fsynced), where the partial file is already whole and verifiable; a
- * complete snapshot already at {@code FILE} stays untouched until the new one is complete. A symbolic link is
- * followed: the snapshot replaces the file it points to.
+ * complete snapshot already at {@code FILE} stays untouched until the new one is complete. A symbolic link at
+ * {@code FILE} is followed: the snapshot replaces the file it points to; one at {@code FILE.partial} is not (it is
+ * removed and a regular file created in its place).
  *
  * <p>Anything else (a FIFO, a socket, a character or block device, /dev/stdout) cannot take a rename: a sequential
  * stream is written to it directly, and mapped-ram, which writes each page at a fixed offset, refuses it before
@@ -38,6 +40,8 @@ public final class SaveTarget {
     private final Path target;
     private final Path partial;
     private final String kind;
+    /** The partial file's identity once it is open, checked again before anything trusts the name. */
+    private volatile Object partialKey;
 
     private SaveTarget(Path requested, Path target, Path partial, String kind) {
         this.requested = requested;
@@ -72,13 +76,15 @@ public final class SaveTarget {
                     + Files.readSymbolicLink(path) + ")");
         } else {
             target = path.toAbsolutePath().normalize();
-            Path dir = target.getParent();
-            if (dir == null || !Files.isDirectory(dir)) {
-                throw new RefusedException("cannot save to " + path + ": directory " + dir + " does not exist");
-            }
-            if (!Files.isWritable(dir)) {
-                throw new RefusedException("cannot save to " + path + ": directory " + dir + " is not writable");
-            }
+        }
+        // The partial file is created, and renamed, in the target's directory: replacing an existing snapshot
+        // needs a writable directory as much as writing a new one does.
+        Path dir = target.getParent();
+        if (dir == null || !Files.isDirectory(dir)) {
+            throw new RefusedException("cannot save to " + path + ": directory " + dir + " does not exist");
+        }
+        if (!Files.isWritable(dir)) {
+            throw new RefusedException("cannot save to " + path + ": directory " + dir + " is not writable");
         }
         return new SaveTarget(path, target, partialOf(target), null);
     }
@@ -160,8 +166,7 @@ public final class SaveTarget {
         }
         FileChannel ch;
         try {
-            ch = FileChannel.open(partial, StandardOpenOption.CREATE, StandardOpenOption.READ,
-                    StandardOpenOption.WRITE);
+            ch = openPartial();
         } catch (FileSystemException e) {
             throw new IOException("cannot create " + partial + ": " + reason(e), e);
         }
@@ -177,11 +182,37 @@ public final class SaveTarget {
                         + " is locked)");
             }
             ch.truncate(0);
+            partialKey = fileKey(partial);
             return ch;
         } catch (IOException | RuntimeException e) {
             ch.close();
             throw e;
         }
+    }
+
+    /**
+     * Opens {@code FILE.partial} without following a symbolic link there: a save never creates one, and writing
+     * through it would overwrite whatever it points to (and the rename would then put the link at {@code FILE}). A
+     * link found there is removed and the file created afresh; a regular partial file is opened as it is, so that
+     * its lock still tells a second save that the first is running.
+     */
+    private FileChannel openPartial() throws IOException {
+        for (int attempt = 0; ; attempt++) {
+            try {
+                return FileChannel.open(partial, StandardOpenOption.CREATE, StandardOpenOption.READ,
+                        StandardOpenOption.WRITE, LinkOption.NOFOLLOW_LINKS);
+            } catch (IOException e) { // ELOOP comes as a plain IOException
+                if (attempt > 0 || !Files.isSymbolicLink(partial)) {
+                    throw e;
+                }
+                Files.delete(partial);
+            }
+        }
+    }
+
+    /** The identity (device and inode) of {@code file} itself, a symbolic link not followed. */
+    private static Object fileKey(Path file) throws IOException {
+        return Files.readAttributes(file, BasicFileAttributes.class, LinkOption.NOFOLLOW_LINKS).fileKey();
     }
 
     /**
@@ -197,11 +228,15 @@ public final class SaveTarget {
             throw new RefusedException("--direct-io: the file system of " + partial.getParent() + " has " + align
                     + "-byte blocks; O_DIRECT writes of single 4096-byte page slots would not be aligned");
         }
+        FileChannel ch;
         try {
-            return FileChannel.open(partial, StandardOpenOption.WRITE, ExtendedOpenOption.DIRECT);
+            ch = FileChannel.open(partial, StandardOpenOption.WRITE, ExtendedOpenOption.DIRECT,
+                    LinkOption.NOFOLLOW_LINKS);
         } catch (FileSystemException | UnsupportedOperationException e) {
             throw directRefused(partial, e);
         }
+        checkPartialUnchanged(ch);
+        return ch;
     }
 
     /** The alignment O_DIRECT needs in {@code dir}'s file system: its block size, at least 4096. */
@@ -268,8 +303,30 @@ public final class SaveTarget {
             return;
         }
         ch.force(true);
+        checkPartialUnchanged(null);
         Files.move(partial, target, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
         syncDirectory(target.getParent());
+    }
+
+    /**
+     * Checks that {@code FILE.partial} is still the file this save created: something that replaced it meanwhile
+     * (by another name, or with a link) must not be renamed over the target. {@code opened}, when given, is closed
+     * if the check fails.
+     */
+    private void checkPartialUnchanged(FileChannel opened) throws IOException {
+        Object now;
+        try {
+            now = fileKey(partial);
+        } catch (NoSuchFileException e) {
+            now = null;
+        }
+        if (partialKey == null || !partialKey.equals(now)) {
+            if (opened != null) {
+                opened.close();
+            }
+            throw new IOException(partial + " was replaced or removed while the save was writing it; " + target
+                    + " is left as it was");
+        }
     }
 
     /** What went wrong, in words, for a file system exception (whose message is often only the path). */
