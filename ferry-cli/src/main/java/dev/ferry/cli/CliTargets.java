@@ -23,6 +23,8 @@ import java.util.function.BooleanSupplier;
 final class CliTargets implements GuestController.Targets {
     private final Guest guest;
     private final BooleanSupplier directIo;
+    /** For each file: URI opened, the file the snapshot ends up in (a link, or /dev/stdout, resolved when opened). */
+    private final Map<String, Path> savedFiles = new java.util.concurrent.ConcurrentHashMap<>();
 
     CliTargets(Guest guest, BooleanSupplier directIo) {
         this.guest = guest;
@@ -47,6 +49,15 @@ final class CliTargets implements GuestController.Targets {
         if (direct) {
             target.probeDirect();
         }
+        savedFiles.put(uri, target.target());
         return mapped ? new MappedRamSink(file, direct, guest.ramBlocks()) : new StreamFileSink(file);
+    }
+
+    /**
+     * The file a save to {@code uri} wrote: {@code /dev/stdout} redirected to a file, or a symbolic link, names it
+     * only until the rename replaces it, so the summary looks at what the save resolved when it started.
+     */
+    Path savedFile(String uri) {
+        return savedFiles.getOrDefault(uri, Path.of(uri.substring(5)));
     }
 }

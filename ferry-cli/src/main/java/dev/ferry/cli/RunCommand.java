@@ -118,6 +118,7 @@ public final class RunCommand implements Callable<Integer> {
     private final CountDownLatch interrupted = new CountDownLatch(1);
     private final CountDownLatch finished = new CountDownLatch(1);
     private volatile GuestController controller;
+    private volatile CliTargets targets;
     private volatile int exitStatus = Main.ERROR;
     private long guestRam;
 
@@ -151,7 +152,9 @@ public final class RunCommand implements Callable<Integer> {
         Map<String, Object> report = new LinkedHashMap<>();
         report.put("guest", guest.descriptor().properties());
         GuestController[] holder = new GuestController[1];
-        GuestController controller = new GuestController(guest, new CliTargets(guest, () -> holder[0].directIo()),
+        CliTargets targets = new CliTargets(guest, () -> holder[0].directIo());
+        this.targets = targets;
+        GuestController controller = new GuestController(guest, targets,
                 params, policy, migrationOptions.policies.isEmpty() ? "downtime"
                         : String.join("+", migrationOptions.policies))
                 .capability("xbzrle", migrationOptions.xbzrle).capability("mapped-ram", mappedRam).directIo(directIo);
@@ -228,9 +231,9 @@ public final class RunCommand implements Callable<Integer> {
                 if (dumpRam != null && controller.migratedAway()) {
                     RamDump.write(guest, dumpRam);
                 }
-                printSummary(f.stats(), what, save ? Path.of(f.uri().substring(5)) : null);
+                printSummary(f.stats(), what, save ? targets.savedFile(f.uri()) : null);
                 if (save) {
-                    report.put("save", describeSave(Path.of(f.uri().substring(5)), controller));
+                    report.put("save", describeSave(targets.savedFile(f.uri()), controller));
                 }
                 if (controller.migratedAway()) {
                     if (outcome.handoverUnconfirmed()) {
