@@ -56,7 +56,9 @@ public final class Main implements Runnable {
         });
         cl.setExecutionExceptionHandler((ex, commandLine, parseResult) -> {
             PrintWriter err = commandLine.getErr();
-            String message = ex.getMessage() != null ? ex.getMessage() : ex.toString();
+            String message = ex instanceof java.nio.file.FileSystemException f
+                    ? dev.ferry.util.FileErrors.describe(f) // its message is often the path alone
+                    : ex.getMessage() != null ? ex.getMessage() : ex.toString();
             err.println(commandLine.getCommandSpec().qualifiedName() + ": " + message);
             if (System.getenv("FERRY_DEBUG") != null) {
                 ex.printStackTrace(err);

@@ -9,6 +9,7 @@ import dev.ferry.guest.RamDump;
 import dev.ferry.memory.AnonymousMemory;
 import dev.ferry.snapshot.RestoreStats;
 import dev.ferry.snapshot.Snapshots;
+import dev.ferry.util.FileErrors;
 import dev.ferry.util.Units;
 import java.io.IOException;
 import java.io.PrintStream;
@@ -98,10 +99,9 @@ public final class RestoreCommand implements Callable<Integer> {
             stats = new RestoreStats();
             guest = Snapshots.restore(file, directIo, stats);
         } catch (IOException | GuestException e) {
-            String m = e.getMessage() != null ? e.getMessage() : e.toString();
-            if (e instanceof java.nio.file.NoSuchFileException) {
-                m = file + ": no such file";
-            }
+            String m = e instanceof java.nio.file.NoSuchFileException ? file + ": no such file"
+                    : e instanceof java.nio.file.FileSystemException f ? "cannot read " + FileErrors.describe(f)
+                    : e.getMessage() != null ? e.getMessage() : e.toString();
             err.println("ferry restore: " + m + "; no guest was started");
             return finish(report, stats, Main.ERROR);
         }

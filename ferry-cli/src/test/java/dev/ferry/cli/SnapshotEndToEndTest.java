@@ -165,6 +165,48 @@ class SnapshotEndToEndTest {
         }
     }
 
+    /**
+     * A wrapper that runs a command as this user without CAP_DAC_OVERRIDE and CAP_DAC_READ_SEARCH, so that file
+     * modes apply to it even when the tests run as root; skips the test where that cannot be done.
+     * {@code readOnlyDir} (mode r-x) is where the probe checks that a write is refused.
+     */
+    private static List<String> withoutPermissionOverride(Path readOnlyDir) throws Exception {
+        List<String> wrapper = List.of("setpriv", "--bounding-set=-dac_override,-dac_read_search");
+        List<String> probeCmd = new ArrayList<>(wrapper);
+        probeCmd.addAll(List.of("sh", "-c", "! touch " + readOnlyDir.resolve("probe")));
+        Process probe = new ProcessBuilder(probeCmd).redirectErrorStream(true).start();
+        Assumptions.assumeTrue(probe.waitFor() == 0, "cannot run without CAP_DAC_OVERRIDE here (needs setpriv): "
+                + new String(probe.getInputStream().readAllBytes()).trim());
+        return wrapper;
+    }
+
+    @Test
+    void anUnreadableSnapshotIsAOneLineErrorThatSaysSo() throws Exception {
+        Path ro = dir.resolve("ro");
+        Files.createDirectory(ro);
+        Path snap = ro.resolve("g.snap");
+        try (FerryProcess p = FerryProcess.start("run", "--memory", "8M", "--workload", "idle", "--save-to",
+                snap.toString(), "--mapped-ram", "--migrate-after", "0s")) {
+            assertThat(p.exit(LONG)).as(p.output()).isZero();
+        }
+        Files.setPosixFilePermissions(snap, java.nio.file.attribute.PosixFilePermissions.fromString("---------"));
+        Files.setPosixFilePermissions(ro, java.nio.file.attribute.PosixFilePermissions.fromString("r-xr-xr-x"));
+        try {
+            List<String> wrapper = withoutPermissionOverride(ro);
+            try (FerryProcess p = FerryProcess.startWrapped(wrapper, "restore", snap.toString(), "--run-for", "0s")) {
+                assertThat(p.exit(LONG)).as(p.output()).isEqualTo(Main.ERROR);
+                assertThat(p.output()).isEqualTo("ferry restore: cannot read " + snap + ": permission denied; no"
+                        + " guest was started");
+            }
+            try (FerryProcess p = FerryProcess.startWrapped(wrapper, "inspect", snap.toString())) {
+                assertThat(p.exit(LONG)).as(p.output()).isEqualTo(Main.ERROR);
+                assertThat(p.output()).isEqualTo("ferry inspect: " + snap + ": permission denied");
+            }
+        } finally {
+            Files.setPosixFilePermissions(ro, java.nio.file.attribute.PosixFilePermissions.fromString("rwxr-xr-x"));
+        }
+    }
+
     @Test
     void replacingASnapshotInADirectoryThatIsNotWritableIsRefusedBeforeTheGuestStarts() throws Exception {
         // Run as root without CAP_DAC_OVERRIDE, so that the directory's mode bits apply (root's tests would
@@ -175,12 +217,7 @@ class SnapshotEndToEndTest {
         Files.writeString(snap, "an older snapshot");
         Files.setPosixFilePermissions(snap, java.nio.file.attribute.PosixFilePermissions.fromString("rw-rw-rw-"));
         Files.setPosixFilePermissions(ro, java.nio.file.attribute.PosixFilePermissions.fromString("r-xr-xr-x"));
-        List<String> dropCaps = List.of("setpriv", "--bounding-set=-dac_override,-dac_read_search");
-        List<String> probeCmd = new ArrayList<>(dropCaps);
-        probeCmd.addAll(List.of("sh", "-c", "! touch " + ro.resolve("probe")));
-        Process probe = new ProcessBuilder(probeCmd).redirectErrorStream(true).start();
-        Assumptions.assumeTrue(probe.waitFor() == 0, "cannot run without CAP_DAC_OVERRIDE here (needs setpriv): "
-                + new String(probe.getInputStream().readAllBytes()).trim());
+        List<String> dropCaps = withoutPermissionOverride(ro);
         try (FerryProcess p = FerryProcess.startWrapped(dropCaps, "run", "--memory", "16M", "--save-to",
                 snap.toString(), "--mapped-ram", "--migrate-after", "0s", "--run-for", "5s")) {
             assertThat(p.exit(LONG)).as(p.output()).isEqualTo(Main.ERROR);

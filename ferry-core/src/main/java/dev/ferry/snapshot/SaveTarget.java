@@ -168,7 +168,7 @@ public final class SaveTarget {
         try {
             ch = openPartial();
         } catch (FileSystemException e) {
-            throw new IOException("cannot create " + partial + ": " + reason(e), e);
+            throw new IOException("cannot create " + partial + ": " + dev.ferry.util.FileErrors.reason(e), e);
         }
         try {
             FileLock lock;
@@ -327,20 +327,6 @@ public final class SaveTarget {
             throw new IOException(partial + " was replaced or removed while the save was writing it; " + target
                     + " is left as it was");
         }
-    }
-
-    /** What went wrong, in words, for a file system exception (whose message is often only the path). */
-    static String reason(FileSystemException e) {
-        if (e.getReason() != null) {
-            return e.getReason();
-        }
-        if (e instanceof java.nio.file.AccessDeniedException) {
-            return "permission denied";
-        }
-        if (e instanceof NoSuchFileException) {
-            return "no such file or directory";
-        }
-        return e.getClass().getSimpleName();
     }
 
     /** Deletes the partial file of a save that did not complete (best effort). */
