@@ -14,7 +14,6 @@ import java.io.OutputStream;
 import java.nio.channels.Channels;
 import java.nio.channels.ServerSocketChannel;
 import java.nio.channels.SocketChannel;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -106,10 +105,24 @@ public final class QmpServer implements AutoCloseable {
             m.put("data", data);
         }
         m.put("timestamp", Map.of("seconds", micros / 1_000_000, "microseconds", micros % 1_000_000));
+        byte[] line = encode(m);
         for (Client c : clients) {
             if (c.negotiated) {
-                c.send(m);
+                c.post(line);
             }
+        }
+    }
+
+    /** One message as it goes on the wire: the JSON object and CRLF. */
+    private static byte[] encode(Map<String, Object> message) {
+        try {
+            byte[] json = JSON.writeValueAsBytes(message);
+            byte[] line = java.util.Arrays.copyOf(json, json.length + 2);
+            line[json.length] = '\r';
+            line[json.length + 1] = '\n';
+            return line;
+        } catch (JsonProcessingException e) {
+            throw new IllegalStateException("cannot encode a QMP message: " + e.getOriginalMessage(), e);
         }
     }
 
@@ -120,6 +133,7 @@ public final class QmpServer implements AutoCloseable {
                 Client c = new Client(ch);
                 clients.add(c);
                 Thread.ofVirtual().name("control client").start(c::serve);
+                Thread.ofVirtual().name("control client writer").start(c::write);
             } catch (IOException e) {
                 if (closed) {
                     return;
@@ -148,10 +162,23 @@ public final class QmpServer implements AutoCloseable {
         }
     }
 
+    /**
+     * Messages a client may have waiting to be written. Its answers wait for room (a client that sends commands
+     * faster than it reads answers only slows itself down); an event that finds no room drops that client, so
+     * that one client that stopped reading never holds up events, other clients or the migration that emits them.
+     */
+    static final int OUTBOX_MESSAGES = 256;
+    /** Queued after a client's last message: its writer closes the connection when it gets there. */
+    private static final byte[] END = new byte[0];
+
     private final class Client {
         private final SocketChannel channel;
         private final OutputStream out;
+        /** Written by this client's own writer thread, in order: nothing else blocks on the client's socket. */
+        private final java.util.concurrent.BlockingQueue<byte[]> outbox =
+                new java.util.concurrent.ArrayBlockingQueue<>(OUTBOX_MESSAGES);
         private volatile boolean negotiated;
+        private volatile boolean gone;
 
         Client(SocketChannel channel) {
             this.channel = channel;
@@ -176,10 +203,10 @@ public final class QmpServer implements AutoCloseable {
                     send(error(null, QmpError.generic("JSON parse error: " + m)));
                 }
             } catch (IOException e) {
-                // the client went away
-            } finally {
-                close();
+                close(); // the client went away
+                return;
             }
+            finish();
         }
 
         private void handle(JsonNode msg) {
@@ -252,23 +279,60 @@ public final class QmpServer implements AutoCloseable {
             return m;
         }
 
-        synchronized void send(Map<String, Object> message) {
+        /** Queues an answer, waiting while the outbox is full; called by this client's reader thread only. */
+        void send(Map<String, Object> message) {
+            enqueue(encode(message));
+        }
+
+        private void enqueue(byte[] line) {
             try {
-                out.write(JSON.writeValueAsBytes(message));
-                out.write("\r\n".getBytes(StandardCharsets.US_ASCII));
-                out.flush();
-            } catch (IOException e) {
+                while (!gone && !outbox.offer(line, 100, java.util.concurrent.TimeUnit.MILLISECONDS)) {
+                    // the client is slow to read its answers: so is the reading of its next command
+                }
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
                 close();
             }
         }
 
+        /** Queues an event without waiting; a client with no room left has stopped reading and is dropped. */
+        void post(byte[] line) {
+            if (!outbox.offer(line)) {
+                close();
+            }
+        }
+
+        /** The writer thread: sends what is queued, in order, until the end mark or the client is gone. */
+        void write() {
+            try {
+                while (!gone) {
+                    byte[] line = outbox.take();
+                    if (line == END) {
+                        break;
+                    }
+                    out.write(line);
+                }
+            } catch (IOException | InterruptedException e) {
+                // the client went away, or the server is closing
+            } finally {
+                close();
+            }
+        }
+
+        /** The client sent its last command: the writer sends what is queued, then closes the connection. */
+        void finish() {
+            enqueue(END);
+        }
+
         void close() {
+            gone = true;
             clients.remove(this);
             try {
                 channel.close();
             } catch (IOException ignored) {
                 // closing
             }
+            outbox.offer(END); // wakes the writer if it waits for a message; if the outbox is full, it is not
         }
     }
 }

@@ -86,6 +86,60 @@ class QmpServerTest {
     }
 
     @Test
+    void aClientThatStopsReadingHoldsUpNobodyAndIsDroppedWhenItsEventsPileUp() throws Exception {
+        ControlAddress a = ControlAddress.parse("unix:" + dir.resolve("ctl.sock"));
+        try (QmpServer s = server(a); java.nio.channels.SocketChannel stalled =
+                java.nio.channels.SocketChannel.open(a.socketAddress())) {
+            stalled.write(java.nio.ByteBuffer.wrap("{\"execute\":\"qmp_capabilities\"}\n".getBytes()));
+            // Commands with big answers, never read: the socket's buffers fill, then the client's outbox.
+            byte[] command = ("{\"execute\":\"echo\",\"arguments\":{\"text\":\"" + "x".repeat(8192) + "\"}}\n")
+                    .getBytes();
+            Thread.ofPlatform().daemon().start(() -> {
+                try {
+                    for (int i = 0; i < 10_000; i++) {
+                        stalled.write(java.nio.ByteBuffer.wrap(command));
+                    }
+                } catch (java.io.IOException ignored) {
+                    // dropped by the server, as it should be
+                }
+            });
+            org.junit.jupiter.api.Assertions.assertTimeoutPreemptively(Duration.ofSeconds(30), () -> {
+                try (QmpClient c = QmpClient.connect(a, Duration.ofSeconds(5))) {
+                    while (s.negotiatedClients() < 2) {
+                        Thread.sleep(10);
+                    }
+                    // Events until the stalled client is dropped; each reaches the client that reads.
+                    int sent = 0;
+                    while (s.negotiatedClients() == 2) {
+                        s.emit("TEST_EVENT", Map.of("n", sent++));
+                        assertThat(c.execute("echo", QmpServer.JSON.readTree("{\"text\":\"hi\"}")).get("said")
+                                .asText()).isEqualTo("hi");
+                    }
+                    assertThat(sent).isLessThanOrEqualTo(QmpServer.OUTBOX_MESSAGES + 1);
+                    for (int i = 0; i < sent; i++) {
+                        assertThat(c.awaitEvent("TEST_EVENT", Duration.ofSeconds(5)).at("/data/n").asInt())
+                                .isEqualTo(i);
+                    }
+                }
+            });
+        }
+    }
+
+    @Test
+    void answersAreWrittenBeforeAClientThatClosedItsSideIsDisconnected() throws Exception {
+        ControlAddress a = ControlAddress.parse("unix:" + dir.resolve("ctl.sock"));
+        try (QmpServer s = server(a); java.nio.channels.SocketChannel ch =
+                java.nio.channels.SocketChannel.open(a.socketAddress())) {
+            ch.write(java.nio.ByteBuffer.wrap(("{\"execute\":\"qmp_capabilities\"}\n"
+                    + "{\"execute\":\"echo\",\"arguments\":{\"text\":\"last\"},\"id\":7}\n").getBytes()));
+            ch.shutdownOutput(); // as 'echo ... | socat - UNIX-CONNECT:...' does
+            String all = new String(java.nio.channels.Channels.newInputStream(ch).readAllBytes(),
+                    StandardCharsets.UTF_8);
+            assertThat(all.lines().toList()).hasSize(3).last().isEqualTo("{\"return\":{\"said\":\"last\"},\"id\":7}");
+        }
+    }
+
+    @Test
     void addressesAreParsedWithClearErrors() {
         assertThat(ControlAddress.parse("unix:/tmp/x").isUnix()).isTrue();
         assertThat(ControlAddress.parse("tcp:127.0.0.1:4444").tcp().port()).isEqualTo(4444);
