@@ -213,6 +213,13 @@ public final class MappedRamFile {
         byte[] magic = new byte[8];
         f.get(MappedRamFormat.FOOTER_MAGIC_OFFSET, magic);
         if (!Arrays.equals(magic, MappedRamFormat.FOOTER_MAGIC)) {
+            long earlier = completeFooterBefore(ch, fileSize);
+            if (earlier >= 0) {
+                long extra = fileSize - earlier - MappedRamFormat.FOOTER_SIZE;
+                throw error(Problem.MALFORMED, earlier + MappedRamFormat.FOOTER_SIZE, "the file goes on for " + extra
+                        + " bytes after its footer at byte " + earlier + " (it ends at byte " + fileSize
+                        + "): something was written to it after the save");
+            }
             throw error(Problem.INCOMPLETE, footerAt, "incomplete: no footer at byte " + footerAt
                     + " (the save did not finish, or the file was cut short)");
         }
@@ -399,6 +406,31 @@ public final class MappedRamFile {
             throw error(Problem.MALFORMED, fileSize - MappedRamFormat.FOOTER_SIZE + MappedRamFormat.FOOTER_PAGES_PRESENT,
                     "the bitmaps mark " + total + " pages present, the footer says " + pagesPresent);
         }
+    }
+
+    /** How far back from the end a footer is looked for when the file does not end with one. */
+    private static final int APPENDED_SEARCH = 1 << 20;
+
+    /**
+     * Where a whole complete footer (magic and complete marker) lies in the last {@link #APPENDED_SEARCH} bytes
+     * before {@code end}, after the page areas; -1 if none. A file that does not end with its footer but has one shortly
+     * before was appended to, not cut short, and its error says so.
+     */
+    private long completeFooterBefore(FileChannel ch, long end) throws IOException {
+        long from = Math.max(pageAreasEnd, end - APPENDED_SEARCH);
+        if (end <= from) {
+            return -1;
+        }
+        ByteBuffer tail = readAt(ch, from, (int) (end - from), "the bytes before the end");
+        for (int i = tail.limit() - MappedRamFormat.FOOTER_SIZE; i >= 0; i--) {
+            if (tail.get(i) == MappedRamFormat.FOOTER_MAGIC[0]
+                    && tail.slice(i, 8).equals(ByteBuffer.wrap(MappedRamFormat.FOOTER_MAGIC))
+                    && tail.slice(i + MappedRamFormat.FOOTER_MARKER, 8)
+                            .equals(ByteBuffer.wrap(MappedRamFormat.COMPLETE_MARKER))) {
+                return from + i;
+            }
+        }
+        return -1;
     }
 
     private ByteBuffer readAt(FileChannel ch, long at, int n, String what) throws IOException {

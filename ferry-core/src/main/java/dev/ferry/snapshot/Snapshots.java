@@ -77,7 +77,7 @@ public final class Snapshots {
         }
         String kind = SaveTarget.kindOf(file);
         if (kind != null) {
-            throw new SaveTarget.RefusedException("cannot restore from " + file + ": it is " + kind
+            throw new SaveTarget.RefusedException("cannot read " + file + ": it is " + kind
                     + "; a snapshot is a regular file");
         }
     }

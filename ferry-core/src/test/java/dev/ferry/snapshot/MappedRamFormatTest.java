@@ -236,6 +236,14 @@ class MappedRamFormatTest {
     }
 
     @Test
+    void bytesAppendedAfterTheFooter() throws Exception {
+        byte[] b = Arrays.copyOf(bytes, bytes.length + 1);
+        b[bytes.length] = 'X';
+        assertRefused(write(b), Problem.MALFORMED, "the file goes on for 1 bytes after its footer at byte "
+                + footer() + " (it ends at byte " + b.length + "): something was written to it after the save");
+    }
+
+    @Test
     void footerWithoutTheCompleteMarker() throws Exception {
         ByteBuffer b = copy();
         b.put(footer() + FOOTER_MARKER, "PARTIAL!".getBytes());
