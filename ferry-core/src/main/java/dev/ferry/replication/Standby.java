@@ -29,13 +29,14 @@ import java.util.zip.CRC32C;
 /**
  * The standby's side of micro-checkpointing. It is seeded by a migration stream (verified like any migration, but
  * not started), then receives checkpoints: each is staged whole in the standby's own slabs, verified (frame CRCs,
- * counts, the checkpoint digest), acknowledged, and only then applied to the guest's RAM. A partial or corrupt
- * checkpoint is never applied.
+ * counts, the checkpoint digest, its execution state loaded into the guest), acknowledged, and only then applied to
+ * the guest's RAM. A partial or corrupt checkpoint is never applied.
  *
  * <p>How it ends: if the primary is lost (connection reset or closed, a checkpoint cut short, no frame within the
- * heartbeat timeout), the standby fails over: it returns the guest with the last committed execution state loaded,
- * ready to resume. If the primary stops replication (ABORT), or a checkpoint is corrupt or a command unexpected
- * (answered with CKPT_NACK), replication ends without failover: the primary is alive and keeps the guest.
+ * heartbeat timeout), the standby fails over: it returns the guest, which holds the last committed checkpoint (its
+ * execution state was loaded before it was acknowledged), ready to resume. If the primary stops replication (ABORT),
+ * or a checkpoint is corrupt or a command unexpected (answered with CKPT_NACK), replication ends without failover:
+ * the primary is alive and keeps the guest.
  */
 public final class Standby {
     /** How replication ended: with a guest to resume (failover), or without. */
@@ -74,7 +75,7 @@ public final class Standby {
         StreamLoader loader = new StreamLoader(in, replies, StreamFormat.KNOWN_CAPABILITIES, seedStats, false);
         guest = loader.load();
         blocks = guest.ramBlocks();
-        committedState = loader.executionState();
+        committedState = loader.executionState(); // the loader has loaded it into the guest
         staging = new Slabs(slabBytes, 100);
         stats.status("protecting");
         try {
@@ -177,7 +178,7 @@ public final class Standby {
         stagedState = r.rest();
     }
 
-    private void commit(CheckpointRecords.Commit c) throws IOException {
+    private void commit(CheckpointRecords.Commit c) throws IOException, GuestException {
         if (current == null || c.checkpoint() != current.checkpoint()) {
             throw protocol("commit of checkpoint " + c.checkpoint() + " that was not started");
         }
@@ -192,6 +193,14 @@ public final class Standby {
             throw new StreamFormatException(Problem.DIGEST_MISMATCH, in.frameOffset(), "checkpoint "
                     + c.checkpoint() + " digest mismatch: the primary's is 0x" + Integer.toHexString(c.digest())
                     + ", the staged copy's 0x" + Integer.toHexString((int) digest.getValue()));
+        }
+        // A failover resumes from what is acknowledged: the state must load now, not only at failover. Loading it also
+        // leaves the guest holding the committed checkpoint's state, so a failover has nothing left that can fail.
+        try {
+            guest.loadState(stagedState);
+        } catch (GuestException e) {
+            guest.loadState(committedState); // it loaded before: back to the committed checkpoint's state
+            throw protocol("checkpoint " + c.checkpoint() + ": its execution state does not load: " + e.getMessage());
         }
         // Verified and staged: acknowledge, then apply. The primary releases the output this checkpoint covers.
         new CheckpointRecords.Ack(c.checkpoint()).write(reply);
@@ -219,10 +228,9 @@ public final class Standby {
                 + " primary at byte " + in.frameOffset() + ": " + message);
     }
 
-    /** The primary is gone: resume the last committed checkpoint. */
-    private Outcome failover(String reason) throws GuestException {
+    /** The primary is gone: resume the last committed checkpoint (its state is loaded: {@link #commit}). */
+    private Outcome failover(String reason) {
         stats.ended(reason, true);
-        guest.loadState(committedState);
         return new Outcome(guest, true, committed, reason);
     }
 

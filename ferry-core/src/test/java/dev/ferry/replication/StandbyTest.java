@@ -76,7 +76,12 @@ class StandbyTest {
 
         /** Sends checkpoint {@code k}: the given pages (filled with {@code fill}), a state, a commit. */
         void checkpoint(long k, long[] pages, byte fill, boolean corruptDigest, boolean cutShort) throws IOException {
-            byte[] state = primary.saveState();
+            checkpoint(k, pages, fill, primary.saveState(), corruptDigest, cutShort);
+        }
+
+        /** Sends checkpoint {@code k} with the given execution state, its digest correct unless told otherwise. */
+        void checkpoint(long k, long[] pages, byte fill, byte[] state, boolean corruptDigest, boolean cutShort)
+                throws IOException {
             FrameBuffer f = new FrameBuffer(1 << 16);
             new CheckpointRecords.Start(k, pages.length, state.length).write(f);
             write(f.finish());
@@ -116,7 +121,7 @@ class StandbyTest {
             return ByteBuffer.allocate(4).order(ByteOrder.LITTLE_ENDIAN).putInt(v).flip();
         }
 
-        private void write(ByteBuffer b) throws IOException {
+        void write(ByteBuffer b) throws IOException {
             while (b.hasRemaining()) {
                 channel.write(b);
             }
@@ -185,6 +190,40 @@ class StandbyTest {
             assertThat(o.committed()).isEqualTo(1);
             assertThat(byteAt((InProcessGuest) o.guest(), 1500)).as("checkpoint 2 never applied").isEqualTo((byte) 7);
             assertThat(byteAt((InProcessGuest) o.guest(), 1600)).isNotEqualTo((byte) 9);
+        }
+    }
+
+    @Test
+    void checkpointWhoseStateDoesNotLoadIsRefusedAndTheAcknowledgedOneSurvivesFailover() throws Exception {
+        try (Pair p = new Pair()) {
+            p.checkpoint(1, new long[] {1500}, (byte) 7, false, false);
+            assertThat(p.reply()).isEqualTo(FrameType.CKPT_ACK);
+            byte[] good = p.primary.saveState();
+            byte[] garbage = java.util.Arrays.copyOf(good, good.length - 3); // digest-valid, but cut short
+            p.checkpoint(2, new long[] {1500}, (byte) 9, garbage, false, false);
+            assertThat(p.reply()).as("a state that does not load is not acknowledged").isEqualTo(FrameType.CKPT_NACK);
+            assertThat(CheckpointRecords.Nack.read(p.replies.payload()).reason())
+                    .contains("checkpoint 2: its execution state does not load");
+            Standby.Outcome o = p.outcome();
+            assertThat(o.failover()).isFalse();
+            assertThat(o.committed()).isEqualTo(1);
+        }
+    }
+
+    @Test
+    void failoverResumesTheExecutionStateOfTheLastAcknowledgedCheckpoint() throws Exception {
+        try (Pair p = new Pair()) {
+            // The primary runs on after the seed: checkpoint 1's state is not the seed's.
+            p.primary.resume();
+            Thread.sleep(50);
+            p.primary.pause();
+            byte[] state = p.primary.saveState();
+            p.checkpoint(1, new long[] {1500}, (byte) 7, state, false, false);
+            assertThat(p.reply()).isEqualTo(FrameType.CKPT_ACK);
+            p.channel.close();
+            Standby.Outcome o = p.outcome();
+            assertThat(o.failover()).isTrue();
+            assertThat(o.guest().saveState()).isEqualTo(state);
         }
     }
 
