@@ -14,7 +14,7 @@ import dev.ferry.stream.StreamFormatException;
  * {@link PayloadReader}.
  */
 public final class CheckpointRecords {
-    /** A checkpoint holds at most this many pages (a bound on what a standby stages: 256 GiB). */
+    /** A checkpoint holds at most this many pages; a standby also refuses more than its guest has. */
     public static final long MAX_PAGES = 1L << 26;
     /** Largest execution state a checkpoint may carry. */
     public static final int MAX_STATE = 16 << 20;

@@ -8,6 +8,7 @@ import dev.ferry.guest.GuestException;
 import dev.ferry.guest.RamBlock;
 import dev.ferry.incoming.IncomingStats;
 import dev.ferry.incoming.StreamLoader;
+import dev.ferry.memory.Bitmap;
 import dev.ferry.memory.Pages;
 import dev.ferry.stream.FrameBuffer;
 import dev.ferry.stream.FrameReader;
@@ -30,7 +31,8 @@ import java.util.zip.CRC32C;
  * The standby's side of micro-checkpointing. It is seeded by a migration stream (verified like any migration, but
  * not started), then receives checkpoints: each is staged whole in the standby's own slabs, verified (frame CRCs,
  * counts, the checkpoint digest, its execution state loaded into the guest), acknowledged, and only then applied to
- * the guest's RAM. A partial or corrupt checkpoint is never applied.
+ * the guest's RAM. A partial or corrupt checkpoint is never applied. A checkpoint may name each of the guest's pages
+ * at most once, so staging never holds more than the guest's RAM.
  *
  * <p>How it ends: if the primary is lost (connection reset or closed, a checkpoint cut short, no frame within the
  * heartbeat timeout), the standby fails over: it returns the guest, which holds the last committed checkpoint (its
@@ -53,6 +55,9 @@ public final class Standby {
     private final ByteBuffer crcScratch = ByteBuffer.allocate(4).order(ByteOrder.LITTLE_ENDIAN);
     private Guest guest;
     private List<RamBlock> blocks;
+    private long guestPages;
+    /** Per block, the pages staged in the current checkpoint: a page may come once. */
+    private Bitmap[] staged;
     private Slabs staging;
     private byte[] committedState;
     private long committed;
@@ -75,6 +80,11 @@ public final class Standby {
         StreamLoader loader = new StreamLoader(in, replies, StreamFormat.KNOWN_CAPABILITIES, seedStats, false);
         guest = loader.load();
         blocks = guest.ramBlocks();
+        guestPages = guest.ramPages();
+        staged = new Bitmap[blocks.size()];
+        for (int b = 0; b < staged.length; b++) {
+            staged[b] = new Bitmap(blocks.get(b).pages());
+        }
         committedState = loader.executionState(); // the loader has loaded it into the guest
         staging = new Slabs(slabBytes, 100);
         stats.status("protecting");
@@ -127,9 +137,16 @@ public final class Standby {
         if (s.checkpoint() != committed + 1) {
             throw protocol("checkpoint " + s.checkpoint() + " follows committed checkpoint " + committed);
         }
+        if (s.pages() > guestPages) {
+            throw protocol("checkpoint " + s.checkpoint() + " announces " + s.pages() + " page records, the guest has "
+                    + guestPages + " pages");
+        }
         current = s;
         stagedRecords = 0;
         stagedState = null;
+        for (int i = 0; i < staging.count(); i++) {
+            staged[staging.block(i)].clear(staging.page(i)); // what the previous checkpoint staged
+        }
         staging.clear();
         digest.reset();
     }
@@ -145,10 +162,15 @@ public final class Standby {
                     + " page records, more arrived");
         }
         long maxPage = blocks.get(b).pages() - 1;
+        Bitmap seen = staged[b];
         ByteBuffer buffer = r.buffer();
         MemorySegment frame = in.frameSegment();
         for (int i = 0; i < count; i++) {
             long page = r.u32("page index", 0, maxPage);
+            if (!seen.testAndSet(page)) {
+                throw protocol("checkpoint " + current.checkpoint() + " sends page " + page + " of block " + b
+                        + " twice");
+            }
             int code = r.u8("page kind");
             PageKind kind = PageKind.of(code);
             if (kind == PageKind.ZERO) {

@@ -228,6 +228,39 @@ class StandbyTest {
     }
 
     @Test
+    void checkpointAnnouncingMorePagesThanTheGuestHasIsRefused() throws Exception {
+        try (Pair p = new Pair()) {
+            long pages = RAM / Pages.SIZE;
+            FrameBuffer f = new FrameBuffer(1 << 12);
+            new CheckpointRecords.Start(1, pages + 1, 16).write(f);
+            p.write(f.finish());
+            new CheckpointRecords.Commit(1, pages + 1, 0).write(f);
+            p.write(f.finish());
+            assertThat(p.reply()).isEqualTo(FrameType.CKPT_NACK);
+            assertThat(CheckpointRecords.Nack.read(p.replies.payload()).reason())
+                    .contains("checkpoint 1 announces " + (pages + 1) + " page records, the guest has " + pages
+                            + " pages");
+            assertThat(p.outcome().failover()).isFalse();
+        }
+    }
+
+    @Test
+    void pageSentTwiceInOneCheckpointIsRefused() throws Exception {
+        try (Pair p = new Pair()) {
+            p.checkpoint(1, new long[] {1500, 1501}, (byte) 7, false, false);
+            assertThat(p.reply()).isEqualTo(FrameType.CKPT_ACK);
+            // The same pages again in the next checkpoint are fine; twice within one is not.
+            p.checkpoint(2, new long[] {1500, 1501, 1500}, (byte) 9, false, false);
+            assertThat(p.reply()).isEqualTo(FrameType.CKPT_NACK);
+            assertThat(CheckpointRecords.Nack.read(p.replies.payload()).reason())
+                    .contains("checkpoint 2 sends page 1500 of block 0 twice");
+            Standby.Outcome o = p.outcome();
+            assertThat(o.failover()).isFalse();
+            assertThat(o.committed()).isEqualTo(1);
+        }
+    }
+
+    @Test
     void outOfOrderCheckpointIsAProtocolError() throws Exception {
         try (Pair p = new Pair()) {
             p.checkpoint(5, new long[] {1500}, (byte) 7, false, false);
