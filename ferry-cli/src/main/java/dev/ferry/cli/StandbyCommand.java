@@ -6,6 +6,7 @@ package dev.ferry.cli;
 import dev.ferry.guest.Guest;
 import dev.ferry.guest.GuestException;
 import dev.ferry.guest.inprocess.InProcessGuest;
+import dev.ferry.guest.inprocess.device.NetDevice;
 import dev.ferry.incoming.IncomingStats;
 import dev.ferry.precopy.Warmup;
 import dev.ferry.replication.Slabs;
@@ -36,8 +37,8 @@ import picocli.CommandLine.Option;
                 + " within the timeout), resume the guest from the last committed checkpoint and take over its"
                 + " network port.",
                 "Exit status: 0 the standby took over and the guest ran (and passed --verify), or the primary stopped"
-                        + " replication; 1 replication failed (the standby did not take over); 5 the guest's memory"
-                        + " check failed."})
+                        + " replication; 1 replication failed (the standby did not take over), or the takeover could"
+                        + " not listen on the guest's port; 5 the guest's memory check failed."})
 public final class StandbyCommand implements Callable<Integer> {
     @Option(names = "--listen", required = true, paramLabel = "HOST:PORT", converter = Converters.Address.class,
             description = "Address to accept the primary on.")
@@ -64,6 +65,8 @@ public final class StandbyCommand implements Callable<Integer> {
 
     @picocli.CommandLine.Mixin
     ControlOptions controlOptions;
+
+    private static final long BIND_WAIT_SECONDS = 60;
 
     private volatile Guest running;
     private volatile WatchedChannel primary;
@@ -155,11 +158,14 @@ public final class StandbyCommand implements Callable<Integer> {
                 qmp.emit("FERRY_FAILOVER", Map.of("checkpoint", outcome.committed(), "reason", outcome.reason()));
             }
             if (guest instanceof InProcessGuest g && g.netDevice() != null) {
-                if (g.netDevice().awaitBound(30, TimeUnit.SECONDS)) {
-                    out.println("serving port " + g.netDevice().port());
-                } else {
-                    err.println("ferry standby: " + g.netDevice().bindError());
+                String cannot = awaitPort(g.netDevice());
+                if (cannot != null) {
+                    err.println("ferry standby: failover failed: " + cannot + "; the guest cannot serve its clients"
+                            + " here and is stopped");
+                    report.put("failover-error", cannot);
+                    return finish(report, seed, stats, Main.ERROR);
                 }
+                out.println("serving port " + g.netDevice().port());
             }
             report.put("guest", guest.descriptor().properties());
             report.put("workload-at-failover", guest.counters());
@@ -169,6 +175,20 @@ public final class StandbyCommand implements Callable<Integer> {
         } finally {
             guest.close();
         }
+    }
+
+    /**
+     * Waits for the guest's port (the device retries while the old owner may still hold it): null once it listens,
+     * otherwise why not, naming the address.
+     */
+    private static String awaitPort(NetDevice device) throws InterruptedException {
+        // Longer than the device's own retries (30 s), so that its verdict, not this wait, decides.
+        if (device.awaitBound(BIND_WAIT_SECONDS, TimeUnit.SECONDS)) {
+            return null;
+        }
+        String why = device.bindError();
+        return why != null ? why : "the guest's port " + device.port() + " is still not listening after "
+                + BIND_WAIT_SECONDS + " s";
     }
 
     private int finish(Map<String, Object> report, IncomingStats seed, StandbyStats stats, int status)

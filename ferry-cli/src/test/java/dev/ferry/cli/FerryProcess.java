@@ -82,6 +82,15 @@ final class FerryProcess implements AutoCloseable {
         pump.join(5000);
     }
 
+    /** Sends {@code kill -SIGNAL} (e.g. STOP, CONT) to the process: SIGSTOP freezes it as a long pause would. */
+    void signal(String signal) throws IOException, InterruptedException {
+        int status = new ProcessBuilder("kill", "-" + signal, Long.toString(process.pid())).inheritIO().start()
+                .waitFor();
+        if (status != 0) {
+            throw new IOException("kill -" + signal + " " + process.pid() + " exited with " + status);
+        }
+    }
+
     /** Waits for a line matching {@code regex} and returns its first group (or the whole line). */
     String await(String regex, Duration timeout) throws InterruptedException {
         Pattern p = Pattern.compile(regex);

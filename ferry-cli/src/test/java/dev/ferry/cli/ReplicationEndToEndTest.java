@@ -129,6 +129,26 @@ class ReplicationEndToEndTest {
         }
     }
 
+    @Test
+    void failoverThatCannotListenOnTheGuestsPortSaysWhyAndFails() throws Exception {
+        int port = freePort();
+        try (FerryProcess standby = FerryProcess.start("standby", "--listen", "127.0.0.1:0", "--heartbeat-timeout",
+                "500", "--run-for", "1s")) {
+            int standbyPort = Integer.parseInt(standby.await("standby listening on .*:(\\d+)$", LONG));
+            try (FerryProcess primary = FerryProcess.start("run", "--memory", "64M", "--workload",
+                    "kv,port=" + port, "--replicate-to", "127.0.0.1:" + standbyPort)) {
+                primary.await("standby seeded", LONG);
+                // Frozen, the primary falls silent but keeps the guest's port: the standby takes over and cannot
+                // listen on it (the device retries for 30 s).
+                primary.signal("STOP");
+                assertThat(standby.exit(LONG)).as(standby.output()).isEqualTo(Main.ERROR);
+            }
+            assertThat(standby.output()).contains("failover: resuming the guest")
+                    .contains("ferry standby: failover failed: cannot listen on 127.0.0.1:" + port + ": ")
+                    .doesNotContain("null").doesNotContain("serving port");
+        }
+    }
+
     private static RespClient connectWithRetry(int port) throws Exception {
         long deadline = System.nanoTime() + Duration.ofSeconds(60).toNanos();
         while (true) {
