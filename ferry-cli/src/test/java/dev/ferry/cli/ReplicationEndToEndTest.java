@@ -149,6 +149,26 @@ class ReplicationEndToEndTest {
         }
     }
 
+    @Test
+    void standbyFrozenLongerThanItsHeartbeatTimeoutDoesNotTakeOverFromALivePrimary() throws Exception {
+        int port = freePort();
+        try (FerryProcess standby = FerryProcess.start("standby", "--listen", "127.0.0.1:0", "--run-for", "1s")) {
+            int standbyPort = Integer.parseInt(standby.await("standby listening on .*:(\\d+)$", LONG));
+            try (FerryProcess primary = FerryProcess.start("run", "--memory", "64M", "--workload",
+                    "kv,port=" + port, "--replicate-to", "127.0.0.1:" + standbyPort, "--run-for", "20s")) {
+                primary.await("standby seeded", LONG);
+                Thread.sleep(500);
+                // Twice the standby's 2 s heartbeat timeout: when it wakes, the primary's frames are waiting for it.
+                standby.signal("STOP");
+                Thread.sleep(4000);
+                standby.signal("CONT");
+                assertThat(primary.exit(LONG)).as(primary.output()).isZero();
+            }
+            assertThat(standby.exit(LONG)).as(standby.output()).isZero();
+            assertThat(standby.output()).contains("the primary stopped replication").doesNotContain("failover");
+        }
+    }
+
     private static RespClient connectWithRetry(int port) throws Exception {
         long deadline = System.nanoTime() + Duration.ofSeconds(60).toNanos();
         while (true) {
