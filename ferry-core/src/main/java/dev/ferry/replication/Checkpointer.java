@@ -31,7 +31,8 @@ import java.util.zip.CRC32C;
  * state into staging slabs, resume the guest (that pause is the checkpoint's downtime); then, while the guest runs,
  * send the checkpoint (CKPT_START, CKPT_PAGES..., CKPT_STATE, CKPT_COMMIT), wait for the standby's CKPT_ACK and
  * release the epoch's output. Anything else ends replication: the guest goes on running, unprotected, and its held
- * output is released (there is no other copy left to protect).
+ * output is released (there is no other copy left to protect); the standby is sent an ABORT (if it still listens) so
+ * that it does not take over.
  */
 public final class Checkpointer implements Runnable {
     /** Told when replication ends for another reason than {@link #stop}. */
@@ -128,12 +129,7 @@ public final class Checkpointer implements Runnable {
             Thread.currentThread().interrupt();
         }
         if (!"ended".equals(stats.status())) {
-            try {
-                new Records.Reason(reason).write(control, FrameType.ABORT);
-                write(control.finish());
-            } catch (IOException | RuntimeException ignored) {
-                // the standby may be gone already
-            }
+            abort(reason);
             stats.status("stopped");
         }
         closeQuietly();
@@ -287,8 +283,20 @@ public final class Checkpointer implements Runnable {
         return n;
     }
 
+    /** Tells the standby, if it still listens, that replication stops by the primary's decision: no takeover. */
+    private void abort(String reason) {
+        try {
+            new Records.Reason(reason).write(control, FrameType.ABORT);
+            write(control.finish());
+        } catch (IOException | RuntimeException ignored) {
+            // the standby may be gone already
+        }
+    }
+
     private void end(String reason) {
         stats.ended(reason);
+        // Giving up on the standby is this primary's decision, the guest runs on here: the standby must not take over.
+        abort("it gave up: " + reason);
         // Nothing can fail over any more: the primary's state is the only one. Held output goes out.
         gate.ifPresent(g -> g.buffering(false));
         gate.ifPresent(g -> stats.output(g.heldBytes(), g.releasedBytes()));
