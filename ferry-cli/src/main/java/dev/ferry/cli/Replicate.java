@@ -36,6 +36,11 @@ final class Replicate {
         }
     }
 
+    /** A replication that could not start, for {@code why}. */
+    static Started failed(String why) {
+        return new Started(null, new ReplicationStats(), new MigrationStats(0, Pages.SIZE), why);
+    }
+
     static Started start(InProcessGuest guest, ReplicationOptions o, PrecopyPolicy policy, MigrationParameters params,
             PrintStream out, PrintStream err) {
         ReplicationStats stats = new ReplicationStats();

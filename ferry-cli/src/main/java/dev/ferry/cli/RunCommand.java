@@ -50,6 +50,7 @@ public final class RunCommand implements Callable<Integer> {
     static final Duration CONNECT_TIMEOUT = Duration.ofSeconds(10);
     static final Duration PEER_TIMEOUT = Duration.ofSeconds(30);
     static final Duration COMPLETION_TIMEOUT = Duration.ofSeconds(60);
+    private static final String SHUTTING_DOWN = "the primary is shutting down";
 
     @Mixin
     GuestOptions guestOptions;
@@ -119,6 +120,8 @@ public final class RunCommand implements Callable<Integer> {
     private final CountDownLatch finished = new CountDownLatch(1);
     private volatile GuestController controller;
     private volatile CliTargets targets;
+    /** The guest's replication, started by --replicate-to or on the control socket. */
+    private final ReplicationControl replication = new ReplicationControl();
     private volatile int exitStatus = Main.ERROR;
     private long guestRam;
 
@@ -165,7 +168,7 @@ public final class RunCommand implements Callable<Integer> {
         try (progress) {
             if (server != null) {
                 controller.register(server);
-                ReplicationControl.register(server, guest, replicationOptions, policy, params, out, err);
+                replication.register(server, guest, replicationOptions, policy, params, out, err);
                 out.println("control socket on " + server.address());
                 controlAddress = String.valueOf(server.address());
             }
@@ -343,8 +346,14 @@ public final class RunCommand implements Callable<Integer> {
         if (waitFor(replicateAt - System.nanoTime())) {
             return finish(guest, report, null, Main.OK);
         }
+        String busy = replication.claim(); // one started on the control socket in the meantime
+        if (busy != null) {
+            err.println("ferry run: replication to " + replicationOptions.replicateTo + " not started: " + busy);
+            waitUntil(start, runFor);
+            return finish(guest, report, null, Main.MIGRATION_FAILED);
+        }
         Replicate.Started r = Replicate.start(guest, replicationOptions, policy, params, out, err);
-        ReplicationControl.started(r);
+        replication.started(r);
         if (r.failure() != null) {
             err.println("ferry run: replication could not start: " + r.failure()
                     + "; the guest keeps running here, unprotected");
@@ -353,7 +362,7 @@ public final class RunCommand implements Callable<Integer> {
             return finish(guest, report, null, Main.MIGRATION_FAILED);
         }
         waitUntil(start, runFor);
-        r.checkpointer().stop("the primary is shutting down");
+        r = replication.shutdown(SHUTTING_DOWN); // this one, or one the control socket started after it
         report.put("replication", r.report());
         var m = r.stats().toMap();
         out.println("replication: " + m.get("checkpoints") + " checkpoints, pause " + m.get("pause-ms")
@@ -510,6 +519,12 @@ public final class RunCommand implements Callable<Integer> {
 
     private int finish(InProcessGuest guest, Map<String, Object> report, MigrationStats stats, int status)
             throws java.io.IOException {
+        // A normal exit: a replication the control socket started ends cleanly too (ABORT: the standby does not
+        // take over).
+        Replicate.Started replicated = replication.shutdown(SHUTTING_DOWN);
+        if (replicated != null && !report.containsKey("replication")) {
+            report.put("replication", replicated.report());
+        }
         report.put("workload-at-exit", guest.counters());
         if (stats != null) {
             report.put("migration", stats.toMap());

@@ -6,6 +6,9 @@ package dev.ferry.cli;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import dev.ferry.control.ControlAddress;
+import dev.ferry.control.QmpClient;
+import dev.ferry.control.QmpServer;
 import dev.ferry.guest.inprocess.device.RespClient;
 import java.io.BufferedInputStream;
 import java.io.IOException;
@@ -167,6 +170,38 @@ class ReplicationEndToEndTest {
             assertThat(standby.exit(LONG)).as(standby.output()).isZero();
             assertThat(standby.output()).contains("the primary stopped replication").doesNotContain("failover");
         }
+    }
+
+    @Test
+    void primaryThatExitsAfterAReplicationStartedOnTheControlSocketEndsItCleanly() throws Exception {
+        int port = freePort();
+        Path sock = dir.resolve("run.sock");
+        Path primaryStats = dir.resolve("primary.json");
+        try (FerryProcess standby = FerryProcess.start("standby", "--listen", "127.0.0.1:0", "--run-for", "1s")) {
+            int standbyPort = Integer.parseInt(standby.await("standby listening on .*:(\\d+)$", LONG));
+            try (FerryProcess primary = FerryProcess.start("run", "--memory", "64M", "--workload",
+                    "kv,port=" + port, "--control", "unix:" + sock, "--run-for", "15s", "--stats-json",
+                    primaryStats.toString())) {
+                primary.await("control socket on", LONG);
+                try (QmpClient c = QmpClient.connect(ControlAddress.parse("unix:" + sock),
+                        Duration.ofSeconds(30))) {
+                    c.execute("x-ferry-replication-start", QmpServer.JSON.readTree(
+                            "{\"uri\": \"tcp:127.0.0.1:" + standbyPort + "\"}"));
+                    JsonNode e;
+                    do {
+                        e = c.awaitEvent("FERRY_REPLICATION", LONG);
+                    } while ("seeding".equals(e.at("/data/status").asText()));
+                    assertThat(e.at("/data/status").asText()).as(e.toString()).isEqualTo("protecting");
+                }
+                assertThat(primary.exit(LONG)).as(primary.output()).isZero();
+            }
+            assertThat(standby.exit(LONG)).as(standby.output()).isZero();
+            assertThat(standby.output()).contains("the primary stopped replication: the primary is shutting down")
+                    .doesNotContain("failover");
+        }
+        JsonNode r = Json.MAPPER.readTree(primaryStats.toFile()).at("/replication");
+        assertThat(r.at("/status").asText()).isEqualTo("stopped");
+        assertThat(r.at("/checkpoints").asLong()).isPositive();
     }
 
     private static RespClient connectWithRetry(int port) throws Exception {

@@ -7,12 +7,15 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import java.util.Set;
 
-/** Reading command arguments with QMP's error messages: a wrong type or an unknown member is refused. */
-final class Args {
+/**
+ * Reading command arguments with QMP's error messages: a wrong type or an unknown member is refused. Public for the
+ * commands registered outside this package (replication).
+ */
+public final class Args {
     private Args() {
     }
 
-    static void only(ObjectNode a, Set<String> allowed) throws QmpError {
+    public static void only(ObjectNode a, Set<String> allowed) throws QmpError {
         for (var it = a.fieldNames(); it.hasNext();) {
             String f = it.next();
             if (!allowed.contains(f)) {
@@ -21,7 +24,7 @@ final class Args {
         }
     }
 
-    static String string(ObjectNode a, String name, String fallback) throws QmpError {
+    public static String string(ObjectNode a, String name, String fallback) throws QmpError {
         JsonNode v = a.get(name);
         if (v == null) {
             if (fallback == null) {
@@ -35,7 +38,7 @@ final class Args {
         return v.asText();
     }
 
-    static Boolean bool(ObjectNode a, String name) throws QmpError {
+    public static Boolean bool(ObjectNode a, String name) throws QmpError {
         JsonNode v = a.get(name);
         if (v == null) {
             return null;
@@ -47,7 +50,7 @@ final class Args {
     }
 
     /** An integer in [min, max], or null when absent. */
-    static Long integer(ObjectNode a, String name, long min, long max) throws QmpError {
+    public static Long integer(ObjectNode a, String name, long min, long max) throws QmpError {
         JsonNode v = a.get(name);
         if (v == null) {
             return null;
