@@ -20,6 +20,7 @@ import dev.ferry.stream.StreamFormat;
 import dev.ferry.stream.StreamFormatException;
 import dev.ferry.stream.StreamFormatException.Problem;
 import dev.ferry.stream.StreamHeader;
+import dev.ferry.util.Units;
 import dev.ferry.xbzrle.XbzrleCodec;
 import dev.ferry.xbzrle.XbzrleFormatException;
 import java.io.IOException;
@@ -171,9 +172,21 @@ public final class StreamLoader {
     }
 
     private void createGuest(Records.Setup setup) throws IOException, GuestException {
+        List<Records.BlockInfo> wire = setup.blocks();
+        // Nothing vouches for the declared size until every page has arrived: a SETUP of a few hundred bytes must
+        // not make this process allocate (bookkeeping, guest RAM) for more memory than the machine has.
+        long declared = 0;
+        for (Records.BlockInfo w : wire) {
+            declared += w.length(); // at most 1024 blocks of at most 1 TiB: no overflow
+        }
+        long physical = MachineMemory.physicalBytes();
+        if (declared > physical) {
+            throw new StreamFormatException(Problem.IMPOSSIBLE_SIZE, in.frameOffset(), in.name() + ": SETUP at byte "
+                    + in.frameOffset() + " declares " + declared + " bytes (" + Units.bytes(declared) + ") of guest"
+                    + " RAM, more than this machine's " + physical + " (" + Units.bytes(physical) + ")");
+        }
         guest = GuestBackend.createGuest(setup.descriptor());
         blocks = guest.ramBlocks();
-        List<Records.BlockInfo> wire = setup.blocks();
         if (wire.size() != blocks.size()) {
             throw new StreamFormatException(Problem.MALFORMED_PAYLOAD, in.frameOffset(), "setup lists " + wire.size()
                     + " RAM blocks, but the guest it describes has " + blocks.size());

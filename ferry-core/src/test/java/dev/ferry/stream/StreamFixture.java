@@ -113,6 +113,38 @@ public final class StreamFixture {
         return out.toByteArray();
     }
 
+    /** The frame a finished {@link FrameBuffer} holds. */
+    public static Frame frameOf(FrameBuffer f) {
+        ByteBuffer b = f.finish();
+        byte[] payload = new byte[b.remaining() - StreamFormat.FRAME_OVERHEAD];
+        b.get(StreamFormat.FRAME_HEADER, payload);
+        return new Frame(f.type().code, payload);
+    }
+
+    /**
+     * A SETUP frame for an in-process idle guest whose descriptor says {@code memory} bytes of RAM in one block and
+     * {@code vcpus} vCPUs, listing blocks of {@code blockLengths} (ids ram, or ram0, ram1, ... as the guest names them).
+     */
+    public static Frame setup(long memory, int vcpus, long... blockLengths) {
+        java.util.Map<String, String> p = new java.util.LinkedHashMap<>();
+        p.put("memory", Long.toString(memory));
+        p.put("vcpus", Integer.toString(vcpus));
+        p.put("workload", "idle");
+        p.put("seed", "1");
+        p.put("rate", "0");
+        List<Records.BlockInfo> blocks = new ArrayList<>();
+        long gpa = 0;
+        for (int i = 0; i < blockLengths.length; i++) {
+            blocks.add(new Records.BlockInfo(blockLengths.length == 1 ? "ram" : "ram" + i, gpa, blockLengths[i],
+                    4096));
+            gpa += blockLengths[i];
+        }
+        Records.Setup setup = new Records.Setup(new dev.ferry.guest.GuestDescriptor("inprocess", p), blocks);
+        FrameBuffer f = new FrameBuffer(setup.size());
+        setup.write(f);
+        return frameOf(f);
+    }
+
     /** Index of the first frame of {@code type}. */
     public static int indexOf(List<Frame> frames, FrameType type) {
         for (int i = 0; i < frames.size(); i++) {

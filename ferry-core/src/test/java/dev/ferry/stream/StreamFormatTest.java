@@ -230,6 +230,33 @@ class StreamFormatTest {
         assertRefused(StreamFixture.assemble(f), Problem.IMPOSSIBLE_SIZE, "block length 1125899906842624");
     }
 
+    /**
+     * A SETUP of some 300 bytes declaring 1 TiB of RAM and 256 vCPUs: sized from it, the destination's bookkeeping
+     * alone (a dirty bitmap per vCPU, the page digest) took 8 GiB and ended in "Java heap space". It is refused before
+     * anything is made, naming both sizes.
+     */
+    @Test
+    void setupDeclaringMoreRamThanTheMachineHasIsRefusedBeforeAnythingIsAllocated() {
+        long tib = 1L << 40;
+        List<Frame> f = List.of(frames.get(StreamFixture.indexOf(frames, FrameType.HELLO)),
+                StreamFixture.setup(tib, 256, tib));
+        assertRefused(StreamFixture.assemble(f), Problem.IMPOSSIBLE_SIZE, "declares 1099511627776 bytes (1.0 TiB) of"
+                + " guest RAM, more than this machine's");
+    }
+
+    /**
+     * The block list is within the machine, but the guest descriptor it comes with says 1 TiB and 256 vCPUs: the
+     * guest is created (its RAM costs nothing until written) and refused for the disagreement, without its per-vCPU
+     * bitmaps (made only when a guest first runs) taking the heap.
+     */
+    @Test
+    void setupWhoseDescriptorDeclaresAHugeGuestIsRefusedWithoutExhaustingTheHeap() {
+        List<Frame> f = List.of(frames.get(StreamFixture.indexOf(frames, FrameType.HELLO)),
+                StreamFixture.setup(1L << 40, 256, 1L << 20));
+        assertRefused(StreamFixture.assemble(f), Problem.MALFORMED_PAYLOAD, "setup block 0 is ram of 1048576 bytes,"
+                + " but the guest's is ram of 1099511627776 bytes");
+    }
+
     @Test
     void setupThatDisagreesWithItsGuest() {
         List<Frame> f = new ArrayList<>(frames);

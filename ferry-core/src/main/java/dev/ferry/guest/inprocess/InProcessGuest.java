@@ -31,11 +31,17 @@ public final class InProcessGuest implements Guest {
     private final GuestRam ram;
     private final Workload workload;
     private final VCpu[] vcpus;
-    /** dirty[vcpu][block]. */
-    private final DirtyBitmap[][] dirty;
+    /**
+     * bitmaps[vcpu][block], each vCPU's array shared with its {@link VCpuMemory}. The bitmaps themselves are made when
+     * the guest first runs ({@link #resume}): a destination creates its guest from a SETUP record that nothing has
+     * verified yet, and only a guest that runs writes (a paused one has nothing dirty).
+     */
+    private final DirtyBitmap[][] bitmaps;
+    /** {@link #bitmaps} once they exist, else null: what the dirty log reads. */
+    private volatile DirtyBitmap[][] dirty;
     private final DirtyLog dirtyLog = new Log();
     /** Scratch words for {@link DirtyLog#peek}, one array per block (only the migration thread peeks). */
-    private final long[][] peekScratch;
+    private long[][] peekScratch;
     private boolean paused = true;
     private boolean started;
     private boolean closed;
@@ -50,19 +56,27 @@ public final class InProcessGuest implements Guest {
             throw e;
         }
         int blocks = ram.blocks().size();
-        this.dirty = new DirtyBitmap[config.vcpus()][blocks];
+        this.bitmaps = new DirtyBitmap[config.vcpus()][blocks];
         this.vcpus = new VCpu[config.vcpus()];
-        this.peekScratch = new long[blocks][];
-        for (int b = 0; b < blocks; b++) {
-            peekScratch[b] = new long[(int) ((ram.blocks().get(b).pages() + 63) >>> 6)];
-        }
         double perVcpuRate = config.rate() / (double) config.vcpus();
         for (int v = 0; v < vcpus.length; v++) {
-            for (int b = 0; b < blocks; b++) {
-                dirty[v][b] = new DirtyBitmap(ram.blocks().get(b).pages());
-            }
-            vcpus[v] = new VCpu(v, workload.program(v), new VCpuMemory(ram, dirty[v]), perVcpuRate);
+            vcpus[v] = new VCpu(v, workload.program(v), new VCpuMemory(ram, bitmaps[v]), perVcpuRate);
         }
+    }
+
+    /** Makes the dirty bitmaps before the vCPUs first run (they mark every write from their first one). */
+    private void allocateDirtyBitmaps() {
+        int blocks = ram.blocks().size();
+        long[][] scratch = new long[blocks][];
+        for (int b = 0; b < blocks; b++) {
+            long pages = ram.blocks().get(b).pages();
+            scratch[b] = new long[(int) ((pages + 63) >>> 6)];
+            for (DirtyBitmap[] perVcpu : bitmaps) {
+                perVcpu[b] = new DirtyBitmap(pages);
+            }
+        }
+        peekScratch = scratch;
+        dirty = bitmaps; // published (volatile) after the bitmaps and the scratch are complete
     }
 
     /**
@@ -104,6 +118,9 @@ public final class InProcessGuest implements Guest {
         }
         if (!paused) {
             return;
+        }
+        if (dirty == null) {
+            allocateDirtyBitmaps(); // before the vCPU threads start: Thread.start publishes them
         }
         started = true;
         paused = false;
@@ -241,6 +258,10 @@ public final class InProcessGuest implements Guest {
     private final class Log implements DirtyLog {
         @Override
         public void start() {
+            DirtyBitmap[][] dirty = InProcessGuest.this.dirty;
+            if (dirty == null) {
+                return; // the guest has never run: nothing is dirty
+            }
             for (DirtyBitmap[] perVcpu : dirty) {
                 for (DirtyBitmap d : perVcpu) {
                     d.clear();
@@ -250,6 +271,10 @@ public final class InProcessGuest implements Guest {
 
         @Override
         public long sync(int block, Bitmap into) {
+            DirtyBitmap[][] dirty = InProcessGuest.this.dirty;
+            if (dirty == null) {
+                return 0;
+            }
             long added = 0;
             for (DirtyBitmap[] perVcpu : dirty) {
                 added += perVcpu[block].drainInto(into);
@@ -259,6 +284,10 @@ public final class InProcessGuest implements Guest {
 
         @Override
         public long peek(int block, Bitmap exclude) {
+            DirtyBitmap[][] dirty = InProcessGuest.this.dirty;
+            if (dirty == null) {
+                return 0;
+            }
             long[] acc = peekScratch[block];
             java.util.Arrays.fill(acc, 0L);
             for (DirtyBitmap[] perVcpu : dirty) {
