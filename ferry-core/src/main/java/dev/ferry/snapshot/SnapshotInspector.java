@@ -180,6 +180,7 @@ public final class SnapshotInspector {
                                 throw new IOException("a second SETUP frame at byte " + in.frameOffset());
                             }
                             setup = Records.Setup.read(in.payload());
+                            requireSpareMemoryForBitmaps(setup, in.frameOffset());
                             received = new Bitmap[setup.blocks().size()];
                             zeroNow = new Bitmap[setup.blocks().size()];
                             for (int b = 0; b < received.length; b++) {
@@ -252,25 +253,29 @@ public final class SnapshotInspector {
             for (int b = 0; b < setup.blocks().size(); b++) {
                 Records.BlockInfo bi = setup.blocks().get(b);
                 ram += bi.length();
-                long got = received[b].cardinality();
-                long z = zeroNow[b].cardinality();
-                present += got - z;
-                zeroPages += z;
                 Map<String, Object> m = new LinkedHashMap<>();
                 m.put("index", b);
                 m.put("id", bi.id());
                 m.put("guest-address", bi.guestAddress());
                 m.put("length", bi.length());
                 m.put("pages", bi.pages());
-                m.put("pages-present", got - z);
-                m.put("zero-pages", z);
-                m.put("pages-missing", bi.pages() - got);
+                if (received != null) {
+                    long got = received[b].cardinality();
+                    long z = zeroNow[b].cardinality();
+                    present += got - z;
+                    zeroPages += z;
+                    m.put("pages-present", got - z);
+                    m.put("zero-pages", z);
+                    m.put("pages-missing", bi.pages() - got);
+                }
                 blocks.add(m);
             }
             info.put("ram-size", ram);
             info.put("pages", ram / Pages.SIZE);
-            info.put("pages-present", present);
-            info.put("zero-pages", zeroPages);
+            if (received != null) {
+                info.put("pages-present", present);
+                info.put("zero-pages", zeroPages);
+            }
             info.put("page-data-bytes", normal * Pages.SIZE);
         }
         if (execBytes >= 0) {
@@ -284,6 +289,27 @@ public final class SnapshotInspector {
         s.put("xbzrle-records", xbzrle);
         s.put("keepalives", keepalives);
         info.put("stream", s);
+    }
+
+    /**
+     * Inspection counts the pages of each block in two bitmaps, a bit per page each: sized by the SETUP record, which
+     * nothing vouches for. A SETUP of a few bytes may declare a petabyte (1024 blocks of 1 TiB); it is described,
+     * not obeyed: the bitmaps must fit in half of what the heap has left.
+     */
+    private void requireSpareMemoryForBitmaps(Records.Setup setup, long at) throws IOException {
+        long pages = 0;
+        for (Records.BlockInfo bi : setup.blocks()) {
+            pages += bi.pages();
+        }
+        long need = 2 * ((pages + 63) / 64 * 8 + 64L * setup.blocks().size());
+        Runtime rt = Runtime.getRuntime();
+        long spare = (rt.maxMemory() - (rt.totalMemory() - rt.freeMemory())) / 2;
+        if (need > spare) {
+            throw new IOException("snapshot file " + file + ": SETUP at byte " + at + " declares "
+                    + Units.bytes(pages * Pages.SIZE) + " of guest RAM in " + setup.blocks().size() + " block"
+                    + (setup.blocks().size() == 1 ? "" : "s") + "; counting its pages would take "
+                    + Units.bytes(need) + " of memory, more than this process can spare (" + Units.bytes(spare) + ")");
+        }
     }
 
     public boolean complete() {
@@ -358,7 +384,7 @@ public final class SnapshotInspector {
                     "guest address", "length", "pages", "present", "zero", mapped ? "bitmap at / pages at" : "missing"));
             for (Map<String, Object> b : blocks) {
                 String last = mapped ? b.get("bitmap-offset") + " / " + b.get("pages-offset")
-                        : String.valueOf(b.get("pages-missing"));
+                        : String.valueOf(b.getOrDefault("pages-missing", "?"));
                 t.append(String.format(Locale.ROOT, "  %-5s %-16s %-14s %-10s %-9s %-9s %-9s %s%n", b.get("index"),
                         b.get("id"), "0x" + Long.toHexString((Long) b.get("guest-address")),
                         Units.bytes((Long) b.get("length")), b.get("pages"),
