@@ -38,6 +38,9 @@ import java.util.zip.CRC32C;
  * closed and nothing starts.
  */
 public final class StreamLoader {
+    /** What a file must end with, in the message when it does not. */
+    public static final String COMPLETE_RECORD = "the COMPLETE record";
+
     private final FrameReader in;
     private final WritableByteChannel returnPath;
     private final int supportedCapabilities;
@@ -160,7 +163,11 @@ public final class StreamLoader {
                         + Records.Reason.read(in.payload()).text());
                 case COMPLETE -> {
                     framesBeforeComplete = in.frames() - 1;
-                    verifyAndLoad(Records.Complete.read(in.payload()));
+                    Records.Complete complete = Records.Complete.read(in.payload());
+                    if (returnPath == null) {
+                        in.expectEnd(COMPLETE_RECORD); // a file ends with its COMPLETE record
+                    }
+                    verifyAndLoad(complete);
                     if (awaitHandover) {
                         awaitHandover();
                     }

@@ -226,7 +226,12 @@ public final class SnapshotInspector {
                         case END_OF_ROUND -> rounds++;
                         case EXEC_STATE -> execBytes = in.payloadLength();
                         case KEEPALIVE -> keepalives++;
-                        case COMPLETE -> complete = true;
+                        case COMPLETE -> {
+                            Records.Complete.read(in.payload());
+                            // As restore does: a file ends with its COMPLETE record.
+                            in.expectEnd(dev.ferry.incoming.StreamLoader.COMPLETE_RECORD);
+                            complete = true;
+                        }
                         case ABORT -> s.put("aborted", Records.Reason.read(in.payload()).text());
                         default -> {
                             // HANDOVER and replies carry nothing to describe

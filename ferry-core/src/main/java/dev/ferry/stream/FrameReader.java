@@ -115,6 +115,19 @@ public final class FrameReader {
         return t;
     }
 
+    /**
+     * Checks that the stream ends here, after the frame {@code last} names ("the COMPLETE record"): a file must end
+     * with its COMPLETE record, and any byte after it, a stray frame as much as garbage, means the file is not the
+     * one that was written. Reads at most one byte.
+     */
+    public void expectEnd(String last) throws IOException {
+        ByteBuffer one = ByteBuffer.allocate(1);
+        if (fill(one, true)) {
+            throw new StreamFormatException(Problem.TRAILING_DATA, offset, name + " goes on after " + last
+                    + ": data at byte " + offset + ", where it should end (the file is corrupt)");
+        }
+    }
+
     private int wholeChecksum(int end) {
         frame.position(0).limit(end);
         crc.reset();

@@ -23,7 +23,8 @@ public class StreamFormatException extends IOException {
         OUT_OF_RANGE,
         IMPOSSIBLE_SIZE,
         INCOMPLETE,
-        DIGEST_MISMATCH
+        DIGEST_MISMATCH,
+        TRAILING_DATA
     }
 
     private final Problem problem;

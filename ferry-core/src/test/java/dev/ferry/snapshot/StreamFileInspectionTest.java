@@ -42,4 +42,22 @@ class StreamFileInspectionTest {
         assertThat(s.toMap()).containsEntry("ram-size", 1L << 50);
         assertThat(s.text()).contains("NOT restorable").contains("ram1023");
     }
+
+    /** Restore loaded a file with bytes after COMPLETE as verified, while inspect called it damaged: they agree now. */
+    @Test
+    void bytesAfterTheCompleteRecordAreDamageToRestoreAndToInspect() throws Exception {
+        Path file = dir.resolve("trailing.stream");
+        try (var src = StreamFixture.idleGuest()) {
+            byte[] whole = StreamFixture.migrate(src);
+            byte[] trailing = java.util.Arrays.copyOf(whole, whole.length + 4);
+            Files.write(file, trailing);
+            String expected = "snapshot file " + file + " goes on after the COMPLETE record: data at byte "
+                    + whole.length + ", where it should end (the file is corrupt)";
+            org.assertj.core.api.Assertions.assertThatThrownBy(() -> SnapshotFixture.restore(file))
+                    .hasMessage(expected);
+            SnapshotInspector s = SnapshotInspector.inspect(file);
+            assertThat(s.complete()).isFalse();
+            assertThat(s.problem()).isEqualTo(expected);
+        }
+    }
 }

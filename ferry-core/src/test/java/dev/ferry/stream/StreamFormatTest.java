@@ -331,6 +331,23 @@ class StreamFormatTest {
                 .hasMessageContaining("execution state truncated");
     }
 
+    /** A file with bytes after its COMPLETE record loaded as verified: it is not the file that was written. */
+    @Test
+    void garbageAfterTheCompleteRecord() {
+        byte[] s = Arrays.copyOf(stream, stream.length + 23);
+        System.arraycopy("GARBAGE-GARBAGE-GARBAGE".getBytes(), 0, s, stream.length, 23);
+        assertRefused(s, Problem.TRAILING_DATA, "test stream goes on after the COMPLETE record: data at byte "
+                + stream.length + ", where it should end");
+    }
+
+    /** The same with a whole, valid frame after COMPLETE (a second stream body appended, say). */
+    @Test
+    void aFrameAfterTheCompleteRecord() {
+        List<Frame> f = new ArrayList<>(frames);
+        f.add(new Frame(FrameType.KEEPALIVE.code, new byte[0]));
+        assertRefused(StreamFixture.assemble(f), Problem.TRAILING_DATA, "data at byte " + stream.length);
+    }
+
     @Test
     void abortRecordIsReportedAsAnAbort() {
         List<Frame> f = new ArrayList<>(frames.subList(0, StreamFixture.indexOf(frames, FrameType.PAGES) + 1));
