@@ -61,6 +61,8 @@ public final class StreamLoader {
     private long framesBeforeComplete;
     /** KEEPALIVE frames seen: the source does not count them in COMPLETE's frame count. */
     private long keepalives;
+    /** Whether this side's stream header went out on the return path: an ERROR must come after it. */
+    private boolean headerSent;
 
     /**
      * @param in the stream
@@ -117,7 +119,7 @@ public final class StreamLoader {
         in.readHeader();
         stats.started();
         if (returnPath != null) {
-            write(StreamHeader.encode());
+            sendHeader();
         }
         expect(FrameType.HELLO);
         Records.Hello hello = Records.Hello.read(in.payload());
@@ -380,6 +382,11 @@ public final class StreamLoader {
                 + t + " frame at byte " + in.frameOffset() + " (frame " + (in.frames() - 1) + "): " + why);
     }
 
+    private void sendHeader() throws IOException {
+        headerSent = true;
+        write(StreamHeader.encode());
+    }
+
     private void write(ByteBuffer b) throws IOException {
         while (b.hasRemaining()) {
             returnPath.write(b);
@@ -391,6 +398,11 @@ public final class StreamLoader {
             return;
         }
         try {
+            if (!headerSent) {
+                // The source's header was refused (version, flags): the source reads a return path like any stream,
+                // header first, and only then can it read why.
+                sendHeader();
+            }
             new Records.Reason(message).write(reply, FrameType.ERROR);
             write(reply.finish());
         } catch (IOException | RuntimeException ignored) {
