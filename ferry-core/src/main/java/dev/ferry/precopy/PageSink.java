@@ -44,6 +44,15 @@ public interface PageSink extends AutoCloseable {
     void complete(long pageRecords, int ramDigest, Duration timeout) throws IOException;
 
     /**
+     * Ends a {@link #complete} that waits for the target, at once, with a {@link CompletionCancelledException}; a
+     * later {@code complete} throws it as soon as its record is written. Nothing happens if the target has already
+     * answered. Called from another thread (a cancel, the process exiting): the guest is paused while
+     * {@code complete} waits, and must not stay so until the completion timeout.
+     */
+    default void cancelCompletion(String reason) {
+    }
+
+    /**
      * Commits the switchover: the target may start the guest; the source must not. Throws
      * {@link HandoverUnconfirmedException} if the commit was sent but the target did not confirm it (the source then
      * neither resumes nor drops its guest); any other exception means the target cannot have it.

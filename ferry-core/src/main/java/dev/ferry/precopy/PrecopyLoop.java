@@ -203,6 +203,8 @@ public final class PrecopyLoop {
     /** Asks the loop to abort at the next batch (the guest keeps running). */
     public void requestAbort(String reason) {
         abortRequest = reason;
+        // Before the handover, even a migration waiting for the destination's verification can still abort.
+        sink.cancelCompletion(reason);
     }
 
     /** Asks the loop to switch to stop-and-copy at the next batch, whatever the policy says. */
@@ -665,6 +667,12 @@ public final class PrecopyLoop {
             endRound("stop-and-copy");
             sink.complete(totalWritten, digest.digest(), completionTimeout);
             keepsRunning = switchover.complete(guest, sink);
+        } catch (CompletionCancelledException e) {
+            // Cancelled while the destination verified: nothing was handed over, the guest resumes here.
+            guest.resume();
+            paused = false;
+            roundPages = 0; // the stop-and-copy round is ended and counted already
+            return abort(e.reason());
         } catch (HandoverUnconfirmedException e) {
             // The destination holds a verified copy and was told to start it; whether it heard is unknown. Resuming
             // here could run the guest twice, and it may be the only copy: it stays paused.

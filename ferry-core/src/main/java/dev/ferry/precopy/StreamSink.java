@@ -64,6 +64,10 @@ public final class StreamSink implements PageSink {
      * HANDOVER frame alone (a failed write still fails it).
      */
     private volatile boolean handingOver;
+    /** Set before COMPLETE is written: a COMPLETE_ACK before it is a protocol error. */
+    private volatile boolean completing;
+    /** Set by the return path's reader when COMPLETE_ACK has come (a second one is a protocol error). */
+    private boolean completeAcked;
     private Thread keepaliveThread;
     private Thread reader;
     private boolean releaseAfterCompletion;
@@ -146,11 +150,21 @@ public final class StreamSink implements PageSink {
                 switch (t) {
                     case HANDOVER_ACK -> {
                         in.payload().expectEnd();
+                        if (!handingOver) {
+                            fail(outOfOrder(in, t, "before the source sent HANDOVER"));
+                            return;
+                        }
                         handoverAck.complete(null);
                         return;
                     }
                     case COMPLETE_ACK -> {
-                        completeAck.complete(Records.CompleteAck.read(in.payload()).ramDigest());
+                        int digest = Records.CompleteAck.read(in.payload()).ramDigest();
+                        if (!completing || completeAcked) {
+                            fail(outOfOrder(in, t, completing ? "a second time" : "before the source sent COMPLETE"));
+                            return;
+                        }
+                        completeAcked = true;
+                        completeAck.complete(digest);
                         if (releaseAfterCompletion) {
                             return; // the channel's next owner reads what follows
                         }
@@ -173,6 +187,16 @@ public final class StreamSink implements PageSink {
             }
             handoverAck.completeExceptionally(lost);
         }
+    }
+
+    /**
+     * A reply that answers nothing the source sent: the destination is not following the protocol, and nothing it
+     * says can be trusted. The migration fails (the source guest resumes).
+     */
+    private StreamFormatException outOfOrder(FrameReader in, FrameType t, String when) {
+        return new StreamFormatException(StreamFormatException.Problem.UNEXPECTED_FRAME, in.frameOffset(),
+                "return path from " + peer + ": " + t + " frame at byte " + in.frameOffset() + " " + when
+                        + ": protocol error");
     }
 
     /** Sends a KEEPALIVE when nothing was written for a while (a long pause of the caller, a policy waiting). */
@@ -312,6 +336,7 @@ public final class StreamSink implements PageSink {
         Records.Complete complete = new Records.Complete(pageRecords, framesWritten, ramDigest);
         FrameBuffer f = new FrameBuffer(32);
         complete.write(f);
+        completing = true;
         control(f);
         if (returnPath == null) {
             return;
@@ -323,7 +348,8 @@ public final class StreamSink implements PageSink {
                         + ", but the source's is 0x" + Integer.toHexString(complete.ramDigest()));
             }
         } catch (TimeoutException e) {
-            throw new IOException(peer + " did not confirm completion within " + timeout.toSeconds() + " s");
+            throw new IOException(peer + " did not confirm completion within " + timeout.toSeconds() + " s of the"
+                    + " COMPLETE record, the guest paused all that time: nothing was handed over");
         } catch (ExecutionException e) {
             throw e.getCause() instanceof IOException io ? io : new IOException(e.getCause());
         } catch (InterruptedException e) {
@@ -361,6 +387,11 @@ public final class StreamSink implements PageSink {
             throw new HandoverUnconfirmedException("interrupted while waiting for " + peer
                     + " to confirm the handover");
         }
+    }
+
+    @Override
+    public void cancelCompletion(String reason) {
+        completeAck.completeExceptionally(new CompletionCancelledException(reason));
     }
 
     @Override

@@ -93,6 +93,9 @@ class PrecopyLoopTest {
         Received received;
         /** When set, the source's channel is a {@link WatchedChannel} with this timeout, as the CLI's is. */
         Duration peerTimeout;
+        Duration completionTimeout = Duration.ofSeconds(10);
+        /** The loop, once {@link #migrate} made it (a destination may act on it). */
+        volatile PrecopyLoop loop;
 
         Run(String workload) throws InterruptedException {
             guest = InProcessGuest.create(new InProcessConfig(RAM, 2, workload, 3, 0));
@@ -116,8 +119,9 @@ class PrecopyLoopTest {
                 ByteChannel ch = peerTimeout == null ? socket
                         : new WatchedChannel(socket, "test destination", peerTimeout).watchReads(false);
                 try (StreamSink sink = new StreamSink(ch, ch, "test destination")) {
-                    outcome = new PrecopyLoop(guest, sink, policy, params, stats, null, capabilities,
-                            Duration.ofSeconds(10)).run();
+                    loop = new PrecopyLoop(guest, sink, policy, params, stats, null, capabilities,
+                            completionTimeout);
+                    outcome = loop.run();
                 }
                 received = dst.get(30, TimeUnit.SECONDS);
             }
@@ -473,6 +477,112 @@ class PrecopyLoopTest {
             assertThat(r.outcome.status()).as(r.outcome.message()).isEqualTo(Status.CANCELLED);
             assertThat(r.outcome.message()).isEqualTo("operator cancelled");
             assertThat(r.received.error()).hasMessageContaining("operator cancelled");
+            assertThat(r.guestKeepsRunning()).isTrue();
+        }
+    }
+
+    /** Swallows what the source sends until it closes the connection. */
+    private static void drain(SocketChannel socket) {
+        ByteBuffer b = ByteBuffer.allocate(1 << 16);
+        try {
+            while (socket.read(b.clear()) >= 0) {
+                // read on
+            }
+        } catch (IOException e) {
+            // the source closed
+        }
+    }
+
+    /**
+     * A HANDOVER_ACK before any HANDOVER answers nothing: the source took it for the confirmation and its return-path
+     * reader ended, so the destination's COMPLETE_ACK went unread and the guest stayed paused for the whole
+     * completion timeout. It is a protocol error: the migration fails at once and the guest keeps running.
+     */
+    @Test
+    void aHandoverAckBeforeTheHandoverIsAProtocolErrorAndTheGuestRuns() throws Exception {
+        Destination early = socket -> {
+            answerHello(socket, ~0);
+            FrameBuffer ack = new FrameBuffer(0);
+            ack.begin(FrameType.HANDOVER_ACK);
+            socket.write(ack.finish());
+            drain(socket);
+            return new Received(null, null);
+        };
+        try (Run r = new Run("memtest,start=1M,end=12M")) {
+            long t0 = System.nanoTime();
+            r.migrate(new DowntimePolicy(), new MigrationParameters(), 0, early);
+            assertThat(r.outcome.status()).as(r.outcome.message()).isEqualTo(Status.FAILED);
+            assertThat(r.outcome.message()).isEqualTo("return path from test destination: HANDOVER_ACK frame at"
+                    + " byte 32 before the source sent HANDOVER: protocol error");
+            assertThat(Duration.ofNanos(System.nanoTime() - t0)).isLessThan(r.completionTimeout);
+            assertThat(r.guestKeepsRunning()).isTrue();
+        }
+    }
+
+    /** A COMPLETE_ACK before any COMPLETE vouches for nothing: a protocol error too, found before the pause. */
+    @Test
+    void aCompleteAckBeforeTheCompletionIsAProtocolErrorAndTheGuestRuns() throws Exception {
+        Destination early = socket -> {
+            answerHello(socket, ~0);
+            FrameBuffer ack = new FrameBuffer(16);
+            new Records.CompleteAck(0).write(ack);
+            socket.write(ack.finish());
+            drain(socket);
+            return new Received(null, null);
+        };
+        try (Run r = new Run("memtest,start=1M,end=12M").migrate(new DowntimePolicy(), new MigrationParameters(), 0,
+                early)) {
+            assertThat(r.outcome.status()).as(r.outcome.message()).isEqualTo(Status.FAILED);
+            assertThat(r.outcome.message()).isEqualTo("return path from test destination: COMPLETE_ACK frame at"
+                    + " byte 32 before the source sent COMPLETE: protocol error");
+            assertThat(r.guestKeepsRunning()).isTrue();
+        }
+    }
+
+    /**
+     * A cancel (the CLI's --run-for ending, migrate_cancel) while the destination verifies: the source waited out the
+     * completion timeout with its guest paused. Nothing is handed over yet, so it aborts at once and resumes.
+     */
+    @Test
+    void aCancelWhileTheDestinationVerifiesAbortsAtOnceAndTheGuestRuns() throws Exception {
+        long[] cancelledAt = new long[1];
+        FrameType[] after = new FrameType[1];
+        Run[] run = new Run[1];
+        Destination neverConfirms = socket -> {
+            FrameReader in = answerHello(socket, ~0);
+            readUntil(in, FrameType.COMPLETE);
+            cancelledAt[0] = System.nanoTime();
+            run[0].loop.requestAbort("the process is exiting");
+            after[0] = in.next();
+            drain(socket);
+            return new Received(null, null);
+        };
+        try (Run r = new Run("memtest,start=1M,end=12M")) {
+            run[0] = r;
+            r.migrate(new DowntimePolicy(), new MigrationParameters(), 0, neverConfirms);
+            long waited = System.nanoTime() - cancelledAt[0];
+            assertThat(r.outcome.status()).as(r.outcome.message()).isEqualTo(Status.CANCELLED);
+            assertThat(r.outcome.message()).isEqualTo("the process is exiting");
+            assertThat(Duration.ofNanos(waited)).isLessThan(Duration.ofSeconds(3));
+            assertThat(after[0]).as("the destination is told").isEqualTo(FrameType.ABORT);
+            assertThat(r.guestKeepsRunning()).isTrue();
+        }
+    }
+
+    /** A destination that never confirms completion: the source gives up after the timeout and its guest resumes. */
+    @Test
+    void aDestinationThatNeverConfirmsCompletionFailsAfterTheTimeoutAndTheGuestResumes() throws Exception {
+        Destination neverConfirms = socket -> {
+            readUntil(answerHello(socket, ~0), FrameType.COMPLETE);
+            drain(socket);
+            return new Received(null, null);
+        };
+        try (Run r = new Run("memtest,start=1M,end=12M")) {
+            r.completionTimeout = Duration.ofSeconds(1);
+            r.migrate(new DowntimePolicy(), new MigrationParameters(), 0, neverConfirms);
+            assertThat(r.outcome.status()).as(r.outcome.message()).isEqualTo(Status.FAILED);
+            assertThat(r.outcome.message()).isEqualTo("test destination did not confirm completion within 1 s of the"
+                    + " COMPLETE record, the guest paused all that time: nothing was handed over");
             assertThat(r.guestKeepsRunning()).isTrue();
         }
     }
