@@ -184,7 +184,13 @@ public final class Records {
         }
     }
 
-    /** ABORT and ERROR: {@code u16 n, u8[n] reason}. */
+    /** At most this many characters of a peer's reason are shown. */
+    public static final int MAX_REASON_SHOWN = 300;
+
+    /**
+     * ABORT and ERROR: {@code u16 n, u8[n] reason}. The reason read is {@link #printable}: it comes from the peer and
+     * goes into messages on a terminal.
+     */
     public record Reason(String text) {
         public void write(FrameBuffer f, FrameType type) {
             f.begin(type);
@@ -195,7 +201,30 @@ public final class Records {
         public static Reason read(PayloadReader r) throws StreamFormatException {
             String t = r.string16("reason", MAX_TEXT);
             r.expectEnd();
-            return new Reason(t);
+            return new Reason(printable(t));
         }
+    }
+
+    /**
+     * Text from a peer made safe to print on one line: control and format characters (escape sequences, newlines,
+     * bidirectional overrides) become '?', and beyond {@link #MAX_REASON_SHOWN} characters it is cut, saying how much.
+     */
+    public static String printable(String text) {
+        StringBuilder b = new StringBuilder(Math.min(text.length(), MAX_REASON_SHOWN + 40));
+        int shown = 0;
+        int i = 0;
+        while (i < text.length() && shown < MAX_REASON_SHOWN) {
+            int c = text.codePointAt(i);
+            int type = Character.getType(c);
+            boolean unsafe = Character.isISOControl(c) || type == Character.FORMAT
+                    || type == Character.LINE_SEPARATOR || type == Character.PARAGRAPH_SEPARATOR;
+            b.append(unsafe ? "?" : Character.toString(c));
+            i += Character.charCount(c);
+            shown++;
+        }
+        if (i < text.length()) {
+            b.append("... (").append(text.codePointCount(i, text.length())).append(" more characters)");
+        }
+        return b.toString();
     }
 }

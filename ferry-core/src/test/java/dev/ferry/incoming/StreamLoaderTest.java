@@ -58,13 +58,40 @@ class StreamLoaderTest {
         assertThat(back.next()).isNull();
 
         // What the source says, reading that reply.
+        assertThat(sourceReading(reply)).isInstanceOf(StreamSink.DestinationException.class)
+                .hasMessage("destination test refused the migration: stream from test: stream version 2 is not"
+                        + " supported (this Ferry reads version 1)");
+    }
+
+    /** What a source's {@link StreamSink#open} throws when its destination replies {@code reply}. */
+    private static Throwable sourceReading(byte[] reply) {
         StreamSink sink = new StreamSink(Channels.newChannel(new ByteArrayOutputStream()),
                 Channels.newChannel(new ByteArrayInputStream(reply)), "destination test");
         Records.Setup setup = new Records.Setup(new dev.ferry.guest.GuestDescriptor("inprocess", Map.of()),
                 List.of(new Records.BlockInfo("ram", 0, 4096, 4096)));
-        assertThatThrownBy(() -> sink.open(setup, 0)).isInstanceOf(StreamSink.DestinationException.class)
-                .hasMessage("destination test refused the migration: stream from test: stream version 2 is not"
-                        + " supported (this Ferry reads version 1)");
-        sink.close();
+        try {
+            sink.open(setup, 0);
+            throw new AssertionError("the source accepted " + reply.length + " bytes of reply");
+        } catch (java.io.IOException e) {
+            return e;
+        } finally {
+            sink.close();
+        }
+    }
+
+    /** A destination's reason of a thousand characters went to the source's terminal whole: it is cut, saying so. */
+    @Test
+    void anOverlongErrorReasonIsCutWhenTheSourceShowsIt() throws Exception {
+        ByteArrayOutputStream reply = new ByteArrayOutputStream();
+        reply.write(StreamHeader.encode().array());
+        dev.ferry.stream.FrameBuffer f = new dev.ferry.stream.FrameBuffer(Records.MAX_TEXT + 2);
+        new Records.Reason("x".repeat(1000)).write(f, dev.ferry.stream.FrameType.ERROR);
+        ByteBuffer frame = f.finish();
+        byte[] bytes = new byte[frame.remaining()];
+        frame.get(bytes);
+        reply.write(bytes);
+        assertThat(sourceReading(reply.toByteArray())).isInstanceOf(StreamSink.DestinationException.class)
+                .hasMessage("destination test refused the migration: " + "x".repeat(Records.MAX_REASON_SHOWN)
+                        + "... (" + (1000 - Records.MAX_REASON_SHOWN) + " more characters)");
     }
 }

@@ -359,6 +359,19 @@ class StreamFormatTest {
                 .hasMessageContaining("aborted by the source: policy said so");
     }
 
+    /** The source's reason went to the terminal verbatim: escape sequences (here: clear the screen, set the title). */
+    @Test
+    void anAbortReasonWithControlCharactersIsMadePrintable() {
+        List<Frame> f = new ArrayList<>(frames.subList(0, StreamFixture.indexOf(frames, FrameType.PAGES) + 1));
+        byte[] reason = "\u001b[2J\u001b]0;owned\u0007done\r\nok\u202e"
+                .getBytes(java.nio.charset.StandardCharsets.UTF_8);
+        ByteBuffer p = ByteBuffer.allocate(2 + reason.length).putShort((short) reason.length).put(reason);
+        f.add(new Frame(FrameType.ABORT.code, p.array()));
+        assertThatThrownBy(() -> StreamFixture.load(StreamFixture.assemble(f)))
+                .isInstanceOf(dev.ferry.incoming.MigrationAbortedException.class)
+                .hasMessage("migration aborted by the source: ?[2J?]0;owned?done??ok?");
+    }
+
     /** Applies {@code edit} to the first PAGES payload and returns the re-assembled stream (valid CRCs). */
     private static byte[] editPages(java.util.function.Consumer<ByteBuffer> edit) {
         List<Frame> f = new ArrayList<>(frames);
