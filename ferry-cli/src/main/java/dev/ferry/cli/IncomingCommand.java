@@ -88,6 +88,9 @@ public final class IncomingCommand implements Callable<Integer> {
             throw new IllegalArgumentException("Missing required option: '--listen=HOST:PORT' (or --control and"
                     + " migrate-incoming)");
         }
+        if (listen != null) {
+            Tcp.resolve(listen, "listen on"); // before the warm-up: a host that does not resolve fails at once
+        }
         IncomingStats stats = new IncomingStats();
         dev.ferry.control.QmpServer server = controlOptions.open();
         try {

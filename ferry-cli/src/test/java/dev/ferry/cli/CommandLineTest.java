@@ -35,6 +35,8 @@ class CommandLineTest {
         "standby --listen 127.0.0.1:0 --slab-size 1000 | 2 | --slab-size 1000 is not a positive multiple of 4 KiB",
         "incoming --listen 127.0.0.1:0 --prealloc 99999T | 2 | --prealloc 109950063265972224 is outside 1..",
         "incoming | 2 | Missing required option: '--listen",
+        "incoming --listen no.such.host.invalid:4444 | 1 | ferry incoming: cannot listen on no.such.host.invalid:4444:"
+                + " unknown host no.such.host.invalid",
         "restore | 2 | Missing required parameter: 'FILE'",
         "inspect | 2 | Missing required parameter: 'FILE'",
         "inspect no-such.snap | 1 | ferry inspect: no-such.snap: no such file",

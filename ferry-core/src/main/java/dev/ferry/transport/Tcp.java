@@ -6,6 +6,7 @@ package dev.ferry.transport;
 import java.io.IOException;
 import java.net.InetSocketAddress;
 import java.net.SocketTimeoutException;
+import java.net.UnknownHostException;
 import java.net.StandardSocketOptions;
 import java.nio.channels.ServerSocketChannel;
 import java.nio.channels.SocketChannel;
@@ -16,11 +17,25 @@ public final class Tcp {
     private Tcp() {
     }
 
+    /**
+     * The socket address of {@code where}, its host looked up; a host that does not resolve fails with a one-line
+     * reason, "cannot {@code action} HOST:PORT: unknown host HOST" (binding or connecting to an unresolved address
+     * would throw an exception that names nothing).
+     */
+    public static InetSocketAddress resolve(HostPort where, String action) throws IOException {
+        InetSocketAddress a = where.address();
+        if (a.isUnresolved()) {
+            throw new UnknownHostException("cannot " + action + " " + where + ": unknown host " + where.host());
+        }
+        return a;
+    }
+
     /** Connects to {@code target}, failing with a one-line reason after {@code timeout}. */
     public static SocketChannel connect(HostPort target, Duration timeout) throws IOException {
+        InetSocketAddress address = resolve(target, "connect to");
         SocketChannel ch = SocketChannel.open();
         try {
-            ch.socket().connect(target.address(), (int) timeout.toMillis());
+            ch.socket().connect(address, (int) timeout.toMillis());
             tune(ch);
             return ch;
         } catch (SocketTimeoutException e) {
@@ -34,10 +49,11 @@ public final class Tcp {
 
     /** Listens on {@code address}. */
     public static ServerSocketChannel listen(HostPort address) throws IOException {
+        InetSocketAddress local = resolve(address, "listen on");
         ServerSocketChannel server = ServerSocketChannel.open();
         try {
             server.setOption(StandardSocketOptions.SO_REUSEADDR, true);
-            server.bind(address.address(), 1);
+            server.bind(local, 1);
             return server;
         } catch (IOException e) {
             server.close();
