@@ -78,7 +78,7 @@ public final class IncomingCommand implements Callable<Integer> {
     public Integer call() throws Exception {
         if (prealloc != null) {
             // Checked before the warm-up: faulting in more than the machine has would get the process killed.
-            long physical = dev.ferry.incoming.MachineMemory.physicalBytes();
+            long physical = dev.ferry.memory.MachineMemory.physicalBytes();
             if (prealloc <= 0 || prealloc > physical) {
                 throw new IllegalArgumentException("--prealloc " + prealloc + " is outside 1.."
                         + physical + " bytes (this machine's RAM)");

@@ -91,7 +91,11 @@ public final class RestoreCommand implements Callable<Integer> {
             if (prealloc) {
                 long size = Snapshots.ramSize(file);
                 long t = System.nanoTime();
-                AnonymousMemory.preallocate(size, Runtime.getRuntime().availableProcessors());
+                try {
+                    AnonymousMemory.preallocate(size, Runtime.getRuntime().availableProcessors());
+                } catch (OutOfMemoryError e) {
+                    throw new IOException("--prealloc: " + e.getMessage(), e);
+                }
                 long ms = (System.nanoTime() - t) / 1_000_000;
                 report.put("prealloc-ms", ms);
                 out.printf("preallocated %s of guest RAM in %d ms%n", Units.bytes(size), ms);

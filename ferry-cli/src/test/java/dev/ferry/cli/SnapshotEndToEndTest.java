@@ -275,11 +275,16 @@ class SnapshotEndToEndTest {
             {dir.resolve("missing").toString(), "ferry restore: " + dir.resolve("missing") + ": no such file"},
         };
         for (String[] c : cases) {
-            try (FerryProcess p = FerryProcess.start("restore", c[0], "--run-for", "1s")) {
-                assertThat(p.exit(LONG)).as(p.output()).isEqualTo(Main.ERROR);
-                assertThat(p.output()).startsWith(c[1]).endsWith("; no guest was started")
-                        .doesNotContain("guest resumed").doesNotContain("\tat ");
-                assertThat(p.output().lines().count()).isEqualTo(1);
+            // --prealloc faults in the RAM size the file declares: not before the file vouches for it
+            for (List<String> extra : List.of(List.<String>of(), List.of("--prealloc"))) {
+                List<String> args = new ArrayList<>(List.of("restore", c[0], "--run-for", "1s"));
+                args.addAll(extra);
+                try (FerryProcess p = FerryProcess.start(args.toArray(String[]::new))) {
+                    assertThat(p.exit(LONG)).as(p.output()).isEqualTo(Main.ERROR);
+                    assertThat(p.output()).as(args.toString()).startsWith(c[1]).endsWith("; no guest was started")
+                            .doesNotContain("guest resumed").doesNotContain("\tat ");
+                    assertThat(p.output().lines().count()).as(p.output()).isEqualTo(1);
+                }
             }
         }
     }

@@ -8,6 +8,7 @@ import dev.ferry.guest.GuestBackend;
 import dev.ferry.guest.GuestException;
 import dev.ferry.guest.RamBlock;
 import dev.ferry.memory.Bitmap;
+import dev.ferry.memory.MachineMemory;
 import dev.ferry.memory.PageDigest;
 import dev.ferry.memory.Pages;
 import dev.ferry.stream.FrameBuffer;
@@ -188,11 +189,10 @@ public final class StreamLoader {
         for (Records.BlockInfo w : wire) {
             declared += w.length(); // at most 1024 blocks of at most 1 TiB: no overflow
         }
-        long physical = MachineMemory.physicalBytes();
-        if (declared > physical) {
+        String tooMuch = MachineMemory.excess(declared);
+        if (tooMuch != null) {
             throw new StreamFormatException(Problem.IMPOSSIBLE_SIZE, in.frameOffset(), in.name() + ": SETUP at byte "
-                    + in.frameOffset() + " declares " + declared + " bytes (" + Units.bytes(declared) + ") of guest"
-                    + " RAM, more than this machine's " + physical + " (" + Units.bytes(physical) + ")");
+                    + in.frameOffset() + " declares " + tooMuch);
         }
         guest = GuestBackend.createGuest(setup.descriptor());
         blocks = guest.ramBlocks();

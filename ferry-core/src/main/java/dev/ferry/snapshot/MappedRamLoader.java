@@ -56,6 +56,7 @@ public final class MappedRamLoader {
         String name = "snapshot " + file;
         try (FileChannel ch = FileChannel.open(file, StandardOpenOption.READ)) {
             MappedRamFile f = MappedRamFile.read(ch, name, true);
+            requireFits(f, name);
             stats.format = "mapped-ram";
             stats.fileSize = f.fileSize();
             stats.directIo = directIo;
@@ -81,6 +82,22 @@ public final class MappedRamLoader {
                 guest.close();
                 throw e;
             }
+        }
+    }
+
+    /**
+     * Refuses a guest larger than this machine's RAM before it is mapped, as the destination of a migration does: a
+     * sparse file may hold the block table of a terabyte guest in a few megabytes.
+     */
+    static void requireFits(MappedRamFile f, String name) throws SnapshotFormatException {
+        long declared = 0;
+        for (MappedRamFile.Block b : f.blocks()) {
+            declared += b.length(); // at most 1024 blocks of at most 1 TiB: no overflow
+        }
+        String tooMuch = dev.ferry.memory.MachineMemory.excess(declared);
+        if (tooMuch != null) {
+            throw new SnapshotFormatException(Problem.IMPOSSIBLE_SIZE, MappedRamFormat.HEADER_SIZE, name
+                    + ": its block table declares " + tooMuch);
         }
     }
 

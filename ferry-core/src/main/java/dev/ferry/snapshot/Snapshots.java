@@ -84,14 +84,19 @@ public final class Snapshots {
 
     /**
      * The guest RAM a snapshot holds, in bytes, read from its metadata (a mapped-ram header and block table, or a
-     * stream's SETUP record) without loading it: what a restore will map. The file is not otherwise checked here.
+     * stream's SETUP record) without loading it: what a restore will map. A mapped-ram file must be complete (its
+     * footer and metadata checksum vouch for the block table); a stream's SETUP record has its own CRC, the rest of
+     * the stream is not checked here. Either way a size beyond this machine's RAM is refused.
      */
     public static long ramSize(Path file) throws IOException {
         Format format = detect(file);
         try (FileChannel ch = FileChannel.open(file, StandardOpenOption.READ)) {
             if (format == Format.MAPPED_RAM) {
+                String name = "snapshot " + file;
+                MappedRamFile f = MappedRamFile.read(ch, name, true); // a size only a complete file vouches for
+                MappedRamLoader.requireFits(f, name);
                 long n = 0;
-                for (MappedRamFile.Block b : MappedRamFile.read(ch, "snapshot " + file, false).blocks()) {
+                for (MappedRamFile.Block b : f.blocks()) {
                     n += b.length();
                 }
                 return n;
@@ -105,6 +110,12 @@ public final class Snapshots {
                     for (dev.ferry.stream.Records.BlockInfo b : dev.ferry.stream.Records.Setup.read(in.payload())
                             .blocks()) {
                         n += b.length();
+                    }
+                    String tooMuch = dev.ferry.memory.MachineMemory.excess(n);
+                    if (tooMuch != null) {
+                        throw new StreamFormatException(StreamFormatException.Problem.IMPOSSIBLE_SIZE,
+                                in.frameOffset(), "snapshot file " + file + ": SETUP at byte " + in.frameOffset()
+                                        + " declares " + tooMuch);
                     }
                     return n;
                 }

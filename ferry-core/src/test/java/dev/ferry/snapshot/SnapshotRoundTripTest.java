@@ -58,6 +58,30 @@ class SnapshotRoundTripTest {
         }
     }
 
+    /** What {@code restore --prealloc} faults in is read before the load: only from metadata that vouches for it. */
+    @Test
+    void theRamSizeToPreallocateComesOnlyFromACompleteFileAndFitsTheMachine() throws Exception {
+        Path file = dir.resolve("g.snap");
+        try (InProcessGuest src = StreamFixture.idleGuest()) {
+            SnapshotFixture.saveMappedRam(src, file);
+        }
+        byte[] whole = Files.readAllBytes(file);
+        Path cut = dir.resolve("cut.snap");
+        Files.write(cut, Arrays.copyOf(whole, whole.length - MappedRamFormat.FOOTER_SIZE));
+        assertThatThrownBy(() -> Snapshots.ramSize(cut)).isInstanceOfSatisfying(SnapshotFormatException.class,
+                e -> assertThat(e.problem()).isEqualTo(SnapshotFormatException.Problem.INCOMPLETE));
+
+        Path huge = dir.resolve("huge.stream");
+        java.util.List<StreamFixture.Frame> frames = StreamFixture.frames(StreamFixture.migrate(StreamFixture
+                .idleGuest()));
+        Files.write(huge, StreamFixture.assemble(java.util.List.of(frames.get(StreamFixture.indexOf(frames,
+                dev.ferry.stream.FrameType.HELLO)), StreamFixture.setup(1L << 40, 1, 1L << 40))));
+        assertThatThrownBy(() -> Snapshots.ramSize(huge)).isInstanceOfSatisfying(StreamFormatException.class,
+                e -> assertThat(e.problem()).isEqualTo(StreamFormatException.Problem.IMPOSSIBLE_SIZE))
+                .hasMessageContaining("snapshot file " + huge + ": SETUP at byte ")
+                .hasMessageContaining(" declares 1099511627776 bytes (1.0 TiB) of guest RAM, more than this machine's");
+    }
+
     @Test
     void streamFileRoundTripAndInspection() throws Exception {
         Path file = dir.resolve("s.stream");
