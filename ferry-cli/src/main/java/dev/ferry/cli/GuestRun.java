@@ -17,6 +17,27 @@ final class GuestRun {
     private GuestRun() {
     }
 
+    /** Longer than a device's own retries (30 s), so that its verdict, not this wait, decides. */
+    private static final long BIND_WAIT_SECONDS = 60;
+
+    /**
+     * For a guest whose workload serves clients, once resumed: waits until its port listens (the device retries
+     * while a previous owner, the source of a migration or a primary, may still hold it). Null once it listens, or
+     * if the guest has no such device; otherwise why not, naming the address.
+     */
+    static String awaitPort(Guest guest) throws InterruptedException {
+        if (!(guest instanceof dev.ferry.guest.inprocess.InProcessGuest g) || g.netDevice() == null) {
+            return null;
+        }
+        dev.ferry.guest.inprocess.device.NetDevice device = g.netDevice();
+        if (device.awaitBound(BIND_WAIT_SECONDS, TimeUnit.SECONDS)) {
+            return null;
+        }
+        String why = device.bindError();
+        return why != null ? why : "the guest's port " + device.port() + " is still not listening after "
+                + BIND_WAIT_SECONDS + " s";
+    }
+
     /**
      * Lets {@code guest} (already resumed) run for {@code runFor}, or until {@code interrupted} when it is null;
      * pauses it; records its counters as {@code workload-at-exit} and, with {@code verify}, its memory check as

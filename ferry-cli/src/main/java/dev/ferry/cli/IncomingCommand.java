@@ -198,6 +198,20 @@ public final class IncomingCommand implements Callable<Integer> {
                         + " runs here");
                 err.flush();
             }
+            // The source has handed its guest over: this is the only copy, and it runs on even if its clients
+            // cannot reach it (it can still migrate elsewhere). The port is watched without holding up the run.
+            Thread.ofVirtual().name("port watch").start(() -> {
+                try {
+                    String cannot = GuestRun.awaitPort(guest);
+                    if (cannot != null) {
+                        err.println("ferry incoming: warning: " + cannot + "; the guest runs on here, but its clients"
+                                + " cannot reach it");
+                        err.flush();
+                    }
+                } catch (InterruptedException ignored) {
+                    // exiting
+                }
+            });
             int status = GuestRun.runThenCheck(guest, runFor, interrupted, verify, report, out);
             stats.status("finished");
             return finish(report, stats, status);

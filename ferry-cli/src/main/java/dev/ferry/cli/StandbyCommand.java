@@ -66,7 +66,6 @@ public final class StandbyCommand implements Callable<Integer> {
     @picocli.CommandLine.Mixin
     ControlOptions controlOptions;
 
-    private static final long BIND_WAIT_SECONDS = 60;
 
     private volatile Guest running;
     private volatile WatchedChannel primary;
@@ -158,7 +157,7 @@ public final class StandbyCommand implements Callable<Integer> {
                 qmp.emit("FERRY_FAILOVER", Map.of("checkpoint", outcome.committed(), "reason", outcome.reason()));
             }
             if (guest instanceof InProcessGuest g && g.netDevice() != null) {
-                String cannot = awaitPort(g.netDevice());
+                String cannot = GuestRun.awaitPort(g);
                 if (cannot != null) {
                     err.println("ferry standby: failover failed: " + cannot + "; the guest cannot serve its clients"
                             + " here and is stopped");
@@ -175,20 +174,6 @@ public final class StandbyCommand implements Callable<Integer> {
         } finally {
             guest.close();
         }
-    }
-
-    /**
-     * Waits for the guest's port (the device retries while the old owner may still hold it): null once it listens,
-     * otherwise why not, naming the address.
-     */
-    private static String awaitPort(NetDevice device) throws InterruptedException {
-        // Longer than the device's own retries (30 s), so that its verdict, not this wait, decides.
-        if (device.awaitBound(BIND_WAIT_SECONDS, TimeUnit.SECONDS)) {
-            return null;
-        }
-        String why = device.bindError();
-        return why != null ? why : "the guest's port " + device.port() + " is still not listening after "
-                + BIND_WAIT_SECONDS + " s";
     }
 
     private int finish(Map<String, Object> report, IncomingStats seed, StandbyStats stats, int status)

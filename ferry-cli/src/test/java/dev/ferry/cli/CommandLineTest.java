@@ -37,6 +37,7 @@ class CommandLineTest {
         "incoming | 2 | Missing required option: '--listen",
         "incoming --listen no.such.host.invalid:4444 | 1 | ferry incoming: cannot listen on no.such.host.invalid:4444:"
                 + " unknown host no.such.host.invalid",
+        "run --workload kv,host=no.such.host.invalid | 2 | kv: unknown host no.such.host.invalid",
         "restore | 2 | Missing required parameter: 'FILE'",
         "inspect | 2 | Missing required parameter: 'FILE'",
         "inspect no-such.snap | 1 | ferry inspect: no-such.snap: no such file",
@@ -64,6 +65,17 @@ class CommandLineTest {
                 FerryProcess p = FerryProcess.start("incoming", "--listen", "127.0.0.1:" + busy.getLocalPort())) {
             assertThat(p.exit(TIMEOUT)).isEqualTo(Main.ERROR);
             assertThat(p.output()).contains("cannot listen on 127.0.0.1:" + busy.getLocalPort());
+        }
+    }
+
+    @Test
+    void aGuestWhosePortCannotBeOpenedDoesNotRunWithoutIt() throws Exception {
+        // 192.0.2.1 (TEST-NET-1) is no address of this machine: the bind fails at once, not after retries.
+        try (FerryProcess p = FerryProcess.start("run", "--memory", "16M", "--workload", "kv,host=192.0.2.1,port=7777",
+                "--run-for", "20s")) {
+            assertThat(p.exit(TIMEOUT)).as(p.output()).isEqualTo(Main.ERROR);
+            assertThat(p.output()).endsWith("ferry run: cannot listen on 192.0.2.1:7777: Cannot assign requested"
+                    + " address; the guest cannot serve its clients and is stopped").doesNotContain("\tat ");
         }
     }
 

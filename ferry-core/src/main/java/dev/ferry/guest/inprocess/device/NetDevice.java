@@ -95,11 +95,17 @@ public final class NetDevice implements OutputGate, AutoCloseable {
                 s.setOption(StandardSocketOptions.SO_REUSEADDR, true);
                 s.bind(new InetSocketAddress(host, port), 128);
                 break;
-            } catch (IOException e) {
+            } catch (IOException | RuntimeException e) { // UnresolvedAddressException, a host that is no address
                 closeQuietly(s);
                 s = null;
-                if (!(e instanceof BindException) || System.nanoTime() > deadline) {
-                    bindError = "cannot listen on " + host + ":" + port + ": " + e.getMessage();
+                // Only a port in use may come free (its previous owner is letting go); an address that is not
+                // this machine's (also a BindException) never will.
+                boolean transient_ = e instanceof BindException && e.getMessage() != null
+                        && e.getMessage().contains("in use");
+                if (!transient_ || System.nanoTime() > deadline) {
+                    bindError = "cannot listen on " + host + ":" + port + ": "
+                            + (e instanceof java.nio.channels.UnresolvedAddressException ? "unknown host " + host
+                                    : e.getMessage() != null ? e.getMessage() : e.toString());
                     bound.countDown();
                     return;
                 }

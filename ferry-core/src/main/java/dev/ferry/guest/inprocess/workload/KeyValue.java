@@ -65,6 +65,11 @@ final class KeyValue extends Workload {
         if (port < 1 || port > 65535) {
             throw new IllegalArgumentException("kv: port must be between 1 and 65535: " + port);
         }
+        try {
+            java.net.InetAddress.getByName(host); // before the guest runs: a destination refuses it before handover
+        } catch (java.net.UnknownHostException e) {
+            throw new IllegalArgumentException("kv: unknown host " + host);
+        }
         if (at < 0 || (at & (Pages.SIZE - 1)) != 0 || at + Pages.SIZE + SLOT * 64L > ram.size()) {
             throw new IllegalArgumentException("kv: the table at " + at + " needs a page-aligned start and at least"
                     + " 36 KiB of guest RAM");
