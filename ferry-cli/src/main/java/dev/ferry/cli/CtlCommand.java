@@ -38,17 +38,28 @@ public final class CtlCommand implements Callable<Integer> {
     boolean events;
 
     @Option(names = "--events-for", paramLabel = "DURATION", converter = Converters.Time.class,
-            description = "With --events: stop after this long.")
+            description = "Print the events (as --events does) for this long, then stop.")
     Duration eventsFor;
 
     @Option(names = "--timeout", paramLabel = "DURATION", converter = Converters.Time.class, defaultValue = "10s",
-            description = "How long to try reaching the socket (default ${DEFAULT-VALUE}).")
+            description = "How long to try reaching the socket and to wait for its greeting (default"
+                    + " ${DEFAULT-VALUE}).")
     Duration timeout;
+
+    @Option(names = "--answer-timeout", paramLabel = "DURATION", converter = Converters.Time.class,
+            defaultValue = "60s", description = "How long to wait for the answer to COMMAND (default"
+                    + " ${DEFAULT-VALUE}).")
+    Duration answerTimeout;
+
+    private final PrintStream err = System.err;
 
     private final PrintStream out = System.out;
 
     @Override
     public Integer call() throws Exception {
+        if (eventsFor != null) {
+            events = true;
+        }
         if (command == null && !events) {
             throw new IllegalArgumentException("give a COMMAND, or --events");
         }
@@ -70,7 +81,7 @@ public final class CtlCommand implements Callable<Integer> {
         try (QmpClient c = QmpClient.connect(a, timeout)) {
             int status = Main.OK;
             if (command != null) {
-                JsonNode reply = c.call(command, args);
+                JsonNode reply = c.call(command, args, answerTimeout);
                 out.println(QmpServer.JSON.writeValueAsString(reply));
                 out.flush();
                 if (reply.has("error")) {
@@ -78,12 +89,17 @@ public final class CtlCommand implements Callable<Integer> {
                 }
             }
             if (events) {
-                long end = eventsFor == null ? Long.MAX_VALUE : System.nanoTime() + eventsFor.toNanos();
-                while (System.nanoTime() < end) {
+                long start = System.nanoTime();
+                long length = eventsFor == null ? Long.MAX_VALUE : eventsFor.toNanos();
+                while (System.nanoTime() - start < length) {
                     JsonNode e = c.nextEvent(Duration.ofMillis(200));
                     if (e != null) {
                         out.println(QmpServer.JSON.writeValueAsString(e));
                         out.flush();
+                    } else if (c.closed()) {
+                        // The process ended (or its socket sent something unreadable): no event will come now.
+                        err.println("ferry ctl: no more events: " + c.closedBecause());
+                        break;
                     }
                 }
             }

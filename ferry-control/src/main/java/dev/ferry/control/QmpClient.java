@@ -4,7 +4,6 @@
 package dev.ferry.control;
 
 import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.MappingIterator;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import java.io.IOException;
 import java.io.OutputStream;
@@ -26,30 +25,62 @@ public final class QmpClient implements AutoCloseable {
     private final JsonNode greeting;
     private volatile IOException failure;
 
-    private QmpClient(SocketChannel channel) throws IOException {
+    private static final Duration FOREVER = Duration.ofNanos(Long.MAX_VALUE);
+    /** Queued as a reply when the connection ends: whoever waits for one gets {@link #failure} instead. */
+    private static final JsonNode CLOSED = QmpServer.JSON.createObjectNode();
+
+    private QmpClient(SocketChannel channel, Duration timeout) throws IOException {
         this.channel = channel;
         this.out = Channels.newOutputStream(channel);
-        MappingIterator<JsonNode> in = QmpServer.JSON.readerFor(JsonNode.class)
-                .readValues(Channels.newInputStream(channel));
-        if (!in.hasNextValue()) {
-            throw new IOException("the control socket closed without a greeting");
-        }
-        greeting = in.nextValue();
-        if (!greeting.has("QMP")) {
-            throw new IOException("not a QMP control socket: " + greeting);
-        }
+        // The reader takes the greeting too (even making the parser reads), so that a peer that never sends one
+        // does not hold us for ever.
         reader = Thread.ofPlatform().daemon().name("qmp client").start(() -> {
             try {
-                while (in.hasNextValue()) {
-                    JsonNode m = in.nextValue();
+                MessageReader in = new MessageReader(Channels.newInputStream(channel));
+                for (JsonNode m = in.next(); m != null; m = in.next()) {
                     (m.has("event") ? events : replies).add(m);
                 }
                 failure = new IOException("the control socket closed the connection");
             } catch (IOException | RuntimeException e) {
-                failure = new IOException("control socket: " + e.getMessage());
+                failure = new IOException("control socket: " + firstLine(e));
             }
-            replies.add(QmpServer.JSON.createObjectNode());
+            replies.add(CLOSED);
         });
+        JsonNode g = take(timeout, "greeting");
+        if (g == CLOSED) {
+            throw new IOException(failure.getMessage().contains("closed the connection")
+                    ? "the control socket closed without a greeting" : failure.getMessage());
+        }
+        if (!g.has("QMP")) {
+            throw new IOException("not a QMP control socket: its greeting is " + shorten(g));
+        }
+        greeting = g;
+    }
+
+    /** The next reply, or an IOException naming {@code what} after {@code timeout} (the connection is closed). */
+    private JsonNode take(Duration timeout, String what) throws IOException {
+        try {
+            JsonNode r = replies.poll(timeout.toNanos(), TimeUnit.NANOSECONDS);
+            if (r == null) {
+                channel.close();
+                throw new IOException("the control socket sent no " + what + " within " + timeout.toMillis() + " ms");
+            }
+            return r;
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            channel.close();
+            throw new IOException("interrupted");
+        }
+    }
+
+    /** At most 200 characters of a message, for an error line. */
+    private static String shorten(JsonNode m) {
+        String t = m.toString();
+        return t.length() <= 200 ? t : t.substring(0, 200) + "... (" + t.length() + " characters)";
+    }
+
+    private static String firstLine(Exception e) {
+        return e.getMessage() == null ? e.toString() : e.getMessage().lines().findFirst().orElse("");
     }
 
     /** Connects and negotiates capabilities. */
@@ -64,7 +95,13 @@ public final class QmpClient implements AutoCloseable {
                     ch.close();
                     throw e;
                 }
-                QmpClient c = new QmpClient(ch);
+                QmpClient c;
+                try {
+                    c = new QmpClient(ch, timeout);
+                } catch (IOException e) {
+                    ch.close();
+                    throw e;
+                }
                 c.execute("qmp_capabilities", null);
                 return c;
             } catch (IOException e) {
@@ -87,28 +124,63 @@ public final class QmpClient implements AutoCloseable {
         return greeting;
     }
 
-    /** The whole reply to a command: {@code {"return": ...}} or {@code {"error": ...}}. */
+    /** The whole reply to a command: {@code {"return": ...}} or {@code {"error": ...}}. Waits as long as it takes. */
     public JsonNode call(String command, JsonNode arguments) throws IOException {
+        return call(command, arguments, FOREVER);
+    }
+
+    /**
+     * The whole reply to a command, or an IOException after {@code timeout} (the connection is then closed: a late
+     * reply would answer the next command). A reply that is neither {@code {"return": ...}} nor
+     * {@code {"error": {...}}} is refused, as is a connection that ends first.
+     */
+    public JsonNode call(String command, JsonNode arguments, Duration timeout) throws IOException {
         ObjectNode msg = QmpServer.JSON.createObjectNode();
         msg.put("execute", command);
         if (arguments != null) {
             msg.set("arguments", arguments);
         }
         synchronized (this) {
-            out.write(QmpServer.JSON.writeValueAsBytes(msg));
-            out.write("\r\n".getBytes(StandardCharsets.US_ASCII));
-            out.flush();
             try {
-                JsonNode r = replies.take();
-                if (r.isEmpty() && failure != null) {
+                out.write(QmpServer.JSON.writeValueAsBytes(msg));
+                out.write("\r\n".getBytes(StandardCharsets.US_ASCII));
+                out.flush();
+            } catch (IOException e) {
+                // A server that refuses us (too many clients) says why, then closes: its word, if it comes.
+                long until = System.nanoTime() + TimeUnit.SECONDS.toNanos(1);
+                while (replies.peek() == null && System.nanoTime() - until < 0) {
+                    java.util.concurrent.locks.LockSupport.parkNanos(10_000_000L);
+                }
+                JsonNode said = replies.peek();
+                if (said == CLOSED) {
                     throw failure;
                 }
-                return r;
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-                throw new IOException("interrupted");
+                if (said == null || !said.path("error").isObject()) {
+                    throw e;
+                }
             }
+            JsonNode r = take(timeout, "answer to " + command);
+            if (r == CLOSED) {
+                replies.add(CLOSED); // for the next caller too
+                throw failure;
+            }
+            if (!r.isObject() || !(r.has("return") || r.path("error").isObject())) {
+                throw new IOException("the control socket's answer to " + command + " is not a QMP reply: "
+                        + shorten(r));
+            }
+            return r;
         }
+    }
+
+    /** Whether the connection has ended (the peer closed it, or sent something unreadable). */
+    public boolean closed() {
+        return failure != null;
+    }
+
+    /** Why the connection ended, or null while it is open. */
+    public String closedBecause() {
+        IOException f = failure;
+        return f == null ? null : f.getMessage();
     }
 
     /** The return value of a command, or a {@link QmpError} with its class and description. */

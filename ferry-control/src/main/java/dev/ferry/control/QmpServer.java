@@ -5,11 +5,9 @@ package dev.ferry.control;
 
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.MappingIterator;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import java.io.IOException;
-import java.io.InputStream;
 import java.io.OutputStream;
 import java.nio.channels.Channels;
 import java.nio.channels.ServerSocketChannel;
@@ -30,9 +28,22 @@ import java.util.concurrent.CopyOnWriteArrayList;
  * object followed by CRLF. Several clients may be connected; each has a virtual thread.
  */
 public final class QmpServer implements AutoCloseable {
-    /** Parsers must not close the socket they read: an error is still answered on it. */
-    public static final ObjectMapper JSON = new ObjectMapper()
-            .disable(com.fasterxml.jackson.core.JsonParser.Feature.AUTO_CLOSE_SOURCE);
+    /** The most bytes one message may take (with the blanks before it): a longer one is refused, not read. */
+    public static final int MAX_MESSAGE_BYTES = 1 << 20;
+    /** The deepest nesting of arrays and objects a message may have. */
+    public static final int MAX_NESTING_DEPTH = 64;
+    /** The most clients connected at once: one more is answered with an error and disconnected. */
+    public static final int MAX_CLIENTS = 64;
+
+    /**
+     * Parsers must not close the socket they read: an error is still answered on it. Nesting is bounded (the length
+     * of a message is bounded by {@link MessageBound}: Jackson's document length counts a whole connection).
+     */
+    public static final ObjectMapper JSON = new ObjectMapper(com.fasterxml.jackson.core.JsonFactory.builder()
+            .disable(com.fasterxml.jackson.core.StreamReadFeature.AUTO_CLOSE_SOURCE)
+            .streamReadConstraints(com.fasterxml.jackson.core.StreamReadConstraints.builder()
+                    .maxNestingDepth(MAX_NESTING_DEPTH).build())
+            .build());
 
     private final ServerSocketChannel server;
     private final ControlAddress address;
@@ -54,10 +65,13 @@ public final class QmpServer implements AutoCloseable {
         });
     }
 
-    /** Listens on {@code address} (a unix socket's stale file is replaced). Loopback TCP unless told otherwise. */
+    /**
+     * Listens on {@code address}. A unix socket's stale file (a socket nobody serves) is replaced; a socket another
+     * process serves, or a file that is not a socket, is left alone and refused. Loopback TCP unless told otherwise.
+     */
     public static QmpServer open(ControlAddress address, String product) throws IOException {
         if (address.isUnix()) {
-            Files.deleteIfExists(address.unixPath());
+            replaceStale(address);
         }
         ServerSocketChannel s = ServerSocketChannel.open(address.family());
         try {
@@ -69,6 +83,34 @@ public final class QmpServer implements AutoCloseable {
         QmpServer q = new QmpServer(s, address, product);
         Thread.ofVirtual().name("control " + address).start(q::accept);
         return q;
+    }
+
+    private static void replaceStale(ControlAddress address) throws IOException {
+        java.nio.file.Path p = address.unixPath();
+        if (!Files.exists(p, java.nio.file.LinkOption.NOFOLLOW_LINKS)) {
+            return;
+        }
+        if (!isSocket(p)) {
+            throw new IOException("cannot open control socket " + address + ": " + p + " exists and is not a socket"
+                    + " (remove it, or choose another path)");
+        }
+        try (SocketChannel probe = SocketChannel.open(address.family())) {
+            probe.connect(address.socketAddress());
+            throw new IOException("cannot open control socket " + address + ": another process serves it");
+        } catch (java.net.ConnectException stale) {
+            // nobody listens: the file a process that ended left behind
+        }
+        Files.deleteIfExists(p);
+    }
+
+    private static boolean isSocket(java.nio.file.Path p) throws IOException {
+        try {
+            int mode = (Integer) Files.getAttribute(p, "unix:mode", java.nio.file.LinkOption.NOFOLLOW_LINKS);
+            return (mode & 0170000) == 0140000;
+        } catch (UnsupportedOperationException | IllegalArgumentException e) {
+            return Files.readAttributes(p, java.nio.file.attribute.BasicFileAttributes.class,
+                    java.nio.file.LinkOption.NOFOLLOW_LINKS).isOther();
+        }
     }
 
     public ControlAddress address() {
@@ -131,13 +173,20 @@ public final class QmpServer implements AutoCloseable {
             try {
                 SocketChannel ch = server.accept();
                 Client c = new Client(ch);
-                clients.add(c);
+                synchronized (clients) {
+                    c.tooMany = clients.size() >= MAX_CLIENTS;
+                    if (!c.tooMany) {
+                        clients.add(c);
+                    }
+                }
                 Thread.ofVirtual().name("control client").start(c::serve);
                 Thread.ofVirtual().name("control client writer").start(c::write);
             } catch (IOException e) {
                 if (closed) {
                     return;
                 }
+                // Out of file descriptors, say: not a busy loop while it lasts.
+                java.util.concurrent.locks.LockSupport.parkNanos(100_000_000L);
             }
         }
     }
@@ -179,6 +228,8 @@ public final class QmpServer implements AutoCloseable {
                 new java.util.concurrent.ArrayBlockingQueue<>(OUTBOX_MESSAGES);
         private volatile boolean negotiated;
         private volatile boolean gone;
+        /** Connected when {@link #MAX_CLIENTS} already were: told so, then disconnected. */
+        private boolean tooMany;
 
         Client(SocketChannel channel) {
             this.channel = channel;
@@ -193,11 +244,18 @@ public final class QmpServer implements AutoCloseable {
                 qmp.put("capabilities", List.of());
                 greeting.put("QMP", qmp);
                 send(greeting);
-                InputStream in = Channels.newInputStream(channel);
-                try (MappingIterator<JsonNode> messages = JSON.readerFor(JsonNode.class).readValues(in)) {
-                    while (messages.hasNextValue()) {
-                        handle(messages.nextValue());
+                if (tooMany) {
+                    send(error(null, QmpError.generic("too many control clients (" + MAX_CLIENTS
+                            + " connected): try again once one has disconnected")));
+                    finish();
+                    return;
+                }
+                try (MessageReader messages = new MessageReader(Channels.newInputStream(channel))) {
+                    for (JsonNode m = messages.next(); m != null; m = messages.next()) {
+                        handle(m);
                     }
+                } catch (MessageReader.TooLong e) {
+                    send(error(null, QmpError.generic(e.getMessage())));
                 } catch (JsonProcessingException | RuntimeException e) {
                     String m = e.getMessage() == null ? e.toString() : e.getMessage().lines().findFirst().orElse("");
                     send(error(null, QmpError.generic("JSON parse error: " + m)));

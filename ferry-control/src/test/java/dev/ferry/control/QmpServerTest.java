@@ -139,6 +139,153 @@ class QmpServerTest {
         }
     }
 
+    /** A raw negotiated connection, answers read with a bound on the wait. */
+    private static final class Raw implements AutoCloseable {
+        final Socket sock;
+        final BufferedReader in;
+        final OutputStream out;
+
+        Raw(int port) throws Exception {
+            sock = new Socket("127.0.0.1", port);
+            sock.setSoTimeout(20_000);
+            in = new BufferedReader(new InputStreamReader(sock.getInputStream(), StandardCharsets.UTF_8));
+            out = sock.getOutputStream();
+            assertThat(in.readLine()).startsWith("{\"QMP\":");
+            out.write("{\"execute\":\"qmp_capabilities\"}\n".getBytes());
+            assertThat(in.readLine()).isEqualTo("{\"return\":{}}");
+        }
+
+        /** Sends in the background: the server may stop reading (and close) before all is sent. */
+        void sendInBackground(byte[] bytes) {
+            Thread.ofPlatform().daemon().start(() -> {
+                try {
+                    out.write(bytes);
+                    out.flush();
+                } catch (java.io.IOException ignored) {
+                    // the server closed the connection, as it should
+                }
+            });
+        }
+
+        /** The server closed the connection (with input unread, TCP may end it with a reset). */
+        void assertClosed() {
+            try {
+                assertThat(in.readLine()).isNull();
+            } catch (java.net.SocketException reset) {
+                assertThat(reset.getMessage()).isEqualTo("Connection reset");
+            } catch (java.io.IOException e) {
+                throw new AssertionError(e);
+            }
+        }
+
+        @Override
+        public void close() throws Exception {
+            sock.close();
+        }
+    }
+
+    private static int freePort() throws Exception {
+        try (java.net.ServerSocket probe = new java.net.ServerSocket(0)) {
+            return probe.getLocalPort();
+        }
+    }
+
+    @Test
+    void aMessageLongerThanOneMebibyteIsRefusedBeforeItIsRead() throws Exception {
+        int port = freePort();
+        try (QmpServer s = server(ControlAddress.parse("tcp:127.0.0.1:" + port)); Raw r = new Raw(port)) {
+            // Up to the bound, a message is read; the blanks before it count too (here the newline after
+            // qmp_capabilities, which ended at byte 30).
+            String prefix = " {\"execute\":\"echo\",\"arguments\":{\"text\":\"";
+            String fits = prefix + "y".repeat((1 << 20) - 1 - prefix.length() - 3) + "\"}}";
+            assertThat(1 + fits.length()).isEqualTo(1 << 20);
+            r.sendInBackground(fits.getBytes(StandardCharsets.US_ASCII));
+            assertThat(r.in.readLine()).startsWith("{\"return\":{\"said\":\"yyy");
+            // One byte more is refused, and so is an endless string: one line, then the connection is closed.
+            r.sendInBackground(fits.replace("\"}}", "yy\"}}").getBytes(StandardCharsets.US_ASCII));
+            assertThat(r.in.readLine()).isEqualTo("{\"error\":{\"class\":\"GenericError\",\"desc\":\"a QMP message must"
+                    + " end within 1048576 bytes; the one from byte " + (30 + (1 << 20)) + " of the connection goes on"
+                    + " past that\"}}");
+            r.assertClosed();
+        }
+        port = freePort();
+        try (QmpServer s = server(ControlAddress.parse("tcp:127.0.0.1:" + port)); Raw r = new Raw(port)) {
+            r.sendInBackground(" ".repeat(3 << 20).getBytes(StandardCharsets.US_ASCII)); // an endless line of blanks
+            assertThat(r.in.readLine()).contains("a QMP message must end within 1048576 bytes");
+            r.assertClosed();
+        }
+    }
+
+    @Test
+    void nestingIsBounded() throws Exception {
+        int port = freePort();
+        try (QmpServer s = server(ControlAddress.parse("tcp:127.0.0.1:" + port)); Raw r = new Raw(port)) {
+            r.out.write(("{\"execute\":\"echo\",\"id\":" + "[".repeat(63) + "]".repeat(63) + "}\n").getBytes());
+            assertThat(r.in.readLine()).startsWith("{\"return\":{\"said\":\"\"},\"id\":[[[");
+            r.out.write(("{\"execute\":\"echo\",\"id\":" + "[".repeat(64) + "]".repeat(64) + "}\n").getBytes());
+            assertThat(r.in.readLine()).contains("JSON parse error: Document nesting depth (65) exceeds the maximum"
+                    + " allowed (64");
+            r.assertClosed();
+        }
+    }
+
+    @Test
+    void aClientBeyondTheMostConnectedAtOnceIsToldSoAndDisconnected() throws Exception {
+        ControlAddress a = ControlAddress.parse("unix:" + dir.resolve("ctl.sock"));
+        java.util.List<QmpClient> connected = new java.util.ArrayList<>();
+        try (QmpServer s = server(a)) {
+            for (int i = 0; i < 64; i++) {
+                connected.add(QmpClient.connect(a, Duration.ofSeconds(5)));
+            }
+            assertThatThrownBy(() -> QmpClient.connect(a, Duration.ofMillis(200)))
+                    .hasMessageContaining("too many control clients (64 connected): try again once one has"
+                            + " disconnected");
+            connected.remove(0).close();
+            org.junit.jupiter.api.Assertions.assertTimeoutPreemptively(Duration.ofSeconds(10), () -> {
+                while (s.negotiatedClients() > 63) {
+                    Thread.sleep(10);
+                }
+            });
+            try (QmpClient c = QmpClient.connect(a, Duration.ofSeconds(5))) {
+                assertThat(c.execute("echo", QmpServer.JSON.readTree("{\"text\":\"in\"}")).get("said").asText())
+                        .isEqualTo("in");
+            }
+        } finally {
+            for (QmpClient c : connected) {
+                c.close();
+            }
+        }
+    }
+
+    @Test
+    void aUnixSocketPathInUseOrNotASocketIsLeftAloneAndAStaleOneIsReplaced() throws Exception {
+        ControlAddress a = ControlAddress.parse("unix:" + dir.resolve("ctl.sock"));
+        try (QmpServer first = server(a)) {
+            assertThatThrownBy(() -> QmpServer.open(a, "second"))
+                    .hasMessage("cannot open control socket " + a + ": another process serves it");
+            try (QmpClient c = QmpClient.connect(a, Duration.ofSeconds(5))) {
+                assertThat(c.greeting().at("/QMP/version/package").asText()).isEqualTo("ferry test");
+            }
+        }
+        Path file = dir.resolve("notes.txt");
+        java.nio.file.Files.writeString(file, "keep me");
+        assertThatThrownBy(() -> QmpServer.open(ControlAddress.parse("unix:" + file), "x"))
+                .hasMessage("cannot open control socket unix:" + file + ": " + file + " exists and is not a socket"
+                        + " (remove it, or choose another path)");
+        assertThat(java.nio.file.Files.readString(file)).isEqualTo("keep me");
+        // A socket file nobody serves any more (its process was killed): replaced.
+        Path stale = dir.resolve("stale.sock");
+        try (var ch = java.nio.channels.ServerSocketChannel.open(java.net.StandardProtocolFamily.UNIX)) {
+            ch.bind(java.net.UnixDomainSocketAddress.of(stale));
+        }
+        assertThat(stale).exists();
+        ControlAddress b = ControlAddress.parse("unix:" + stale);
+        try (QmpServer s = server(b); QmpClient c = QmpClient.connect(b, Duration.ofSeconds(5))) {
+            assertThat(c.execute("echo", QmpServer.JSON.readTree("{\"text\":\"ok\"}")).get("said").asText())
+                    .isEqualTo("ok");
+        }
+    }
+
     @Test
     void addressesAreParsedWithClearErrors() {
         assertThat(ControlAddress.parse("unix:/tmp/x").isUnix()).isTrue();
