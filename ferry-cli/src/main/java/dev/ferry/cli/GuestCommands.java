@@ -3,11 +3,13 @@
  */
 package dev.ferry.cli;
 
+import dev.ferry.control.Args;
 import dev.ferry.control.QmpError;
 import dev.ferry.control.QmpServer;
 import dev.ferry.guest.Guest;
 import java.util.LinkedHashMap;
 import java.util.Map;
+import java.util.Set;
 import java.util.function.Supplier;
 
 /**
@@ -20,6 +22,7 @@ final class GuestCommands {
 
     static void register(QmpServer s, Supplier<Guest> guest, Supplier<String> stateWithoutGuest) {
         s.register("query-status", a -> {
+            Args.only(a, Set.of());
             Guest g = guest.get();
             Map<String, Object> m = new LinkedHashMap<>();
             m.put("running", g != null && !g.isPaused());
@@ -27,6 +30,7 @@ final class GuestCommands {
             return m;
         });
         s.register("stop", a -> {
+            Args.only(a, Set.of());
             Guest g = running(guest);
             if (!g.isPaused()) {
                 g.pause();
@@ -35,6 +39,7 @@ final class GuestCommands {
             return null;
         });
         s.register("cont", a -> {
+            Args.only(a, Set.of());
             Guest g = running(guest);
             if (g.isPaused()) {
                 g.resume();

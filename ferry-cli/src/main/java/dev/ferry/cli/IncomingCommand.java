@@ -110,6 +110,7 @@ public final class IncomingCommand implements Callable<Integer> {
         if (qmp != null) {
             GuestCommands.register(qmp, () -> running, () -> "inmigrate");
             qmp.register("query-migrate", a -> {
+                dev.ferry.control.Args.only(a, java.util.Set.of());
                 Map<String, Object> m = new LinkedHashMap<>(stats.toMap());
                 m.put("status", switch (stats.status()) {
                     case "listening" -> "setup";
@@ -120,7 +121,8 @@ public final class IncomingCommand implements Callable<Integer> {
                 return m;
             });
             qmp.register("migrate-incoming", a -> {
-                String uri = a.path("uri").asText("");
+                dev.ferry.control.Args.only(a, java.util.Set.of("uri"));
+                String uri = dev.ferry.control.Args.string(a, "uri", null);
                 if (!uri.startsWith("tcp:")) {
                     throw dev.ferry.control.QmpError.generic("Invalid incoming URI '" + uri
                             + "': use tcp:HOST:PORT");

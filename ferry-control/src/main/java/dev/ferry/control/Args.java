@@ -64,4 +64,13 @@ public final class Args {
         }
         return n;
     }
+
+    /** An integer in [min, max] that must be given. */
+    public static long requiredInteger(ObjectNode a, String name, long min, long max) throws QmpError {
+        Long n = integer(a, name, min, max);
+        if (n == null) {
+            throw QmpError.generic("Parameter '" + name + "' is missing");
+        }
+        return n;
+    }
 }

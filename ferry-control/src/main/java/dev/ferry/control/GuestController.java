@@ -220,6 +220,10 @@ public final class GuestController {
             if (j.gate() != null) {
                 j.gate().complete(false);
             }
+            QmpServer q = server;
+            if (q != null) {
+                ExternalPolicy.release(q); // a controller's answer is not waited for
+            }
         }
     }
 
@@ -280,6 +284,7 @@ public final class GuestController {
     public void register(QmpServer s) {
         this.server = s;
         s.register("query-status", a -> {
+            Args.only(a, Set.of());
             Map<String, Object> m = new LinkedHashMap<>();
             Status st = job != null ? job.stats().status() : null;
             String status = migratedAway ? "postmigrate"
@@ -328,6 +333,7 @@ public final class GuestController {
         });
         s.register("migrate", a -> {
             Args.only(a, Set.of("uri", "detach", "resume"));
+            Args.bool(a, "detach"); // QEMU's, ignored: a migration always runs in the background
             if (Boolean.TRUE.equals(Args.bool(a, "resume"))) {
                 throw QmpError.generic("Ferry cannot resume a paused postcopy migration: it has no postcopy");
             }
@@ -357,9 +363,11 @@ public final class GuestController {
                 throw QmpError.generic("No migration is running");
             }
             j.loop().requestSwitchover();
+            ExternalPolicy.release(s); // a controller's answer is not waited for
             return null;
         });
         s.register("query-migrate", a -> {
+            Args.only(a, Set.of());
             MigrationStats st = stats();
             if (st == null) {
                 return Map.of();
@@ -369,6 +377,7 @@ public final class GuestController {
             return m;
         });
         s.register("query-migrate-capabilities", a -> {
+            Args.only(a, Set.of());
             List<Map<String, Object>> l = new ArrayList<>();
             for (var e : capabilities().entrySet()) {
                 l.add(Map.of("capability", e.getKey(), "state", e.getValue()));
@@ -376,11 +385,14 @@ public final class GuestController {
             return l;
         });
         s.register("migrate-set-capabilities", this::setCapabilities);
-        s.register("query-migrate-parameters", a -> parametersMap());
+        s.register("query-migrate-parameters", a -> {
+            Args.only(a, Set.of());
+            return parametersMap();
+        });
         s.register("migrate-set-parameters", this::setParameters);
         s.register("migrate-set-cache-size", a -> {
             Args.only(a, Set.of("value"));
-            long v = Args.integer(a, "value", Pages.SIZE, 1L << 40);
+            long v = Args.requiredInteger(a, "value", Pages.SIZE, 1L << 40);
             params.xbzrleCacheSize(v);
             return null;
         });
@@ -396,7 +408,7 @@ public final class GuestController {
         });
         s.register("x-ferry-xbzrle-cache-resize", a -> {
             Args.only(a, Set.of("size"));
-            params.xbzrleCacheSize(Args.integer(a, "size", Pages.SIZE, 1L << 40));
+            params.xbzrleCacheSize(Args.requiredInteger(a, "size", Pages.SIZE, 1L << 40));
             return null;
         });
         s.register("calc-dirty-rate", this::calcDirtyRate);
@@ -506,7 +518,7 @@ public final class GuestController {
 
     private synchronized Object calcDirtyRate(ObjectNode a) throws QmpError {
         Args.only(a, Set.of("calc-time", "sample-pages", "mode"));
-        long seconds = Args.integer(a, "calc-time", 1, 60);
+        long seconds = Args.requiredInteger(a, "calc-time", 1, 60);
         if (job != null) {
             throw QmpError.generic("There's a migration process in progress");
         }
