@@ -217,6 +217,11 @@ public final class QmpServer implements AutoCloseable {
      * that one client that stopped reading never holds up events, other clients or the migration that emits them.
      */
     static final int OUTBOX_MESSAGES = 256;
+    /**
+     * And at most this many bytes: answers can be as long as the 1 MiB a command may be (an echo), so a count alone
+     * would let one client hold hundreds of MiB. A single message longer than this still goes when nothing waits.
+     */
+    static final int OUTBOX_BYTES = 4 << 20;
     /** Queued after a client's last message: its writer closes the connection when it gets there. */
     private static final byte[] END = new byte[0];
 
@@ -226,6 +231,8 @@ public final class QmpServer implements AutoCloseable {
         /** Written by this client's own writer thread, in order: nothing else blocks on the client's socket. */
         private final java.util.concurrent.BlockingQueue<byte[]> outbox =
                 new java.util.concurrent.ArrayBlockingQueue<>(OUTBOX_MESSAGES);
+        /** Bytes in {@link #outbox}. */
+        private final java.util.concurrent.atomic.AtomicLong queuedBytes = new java.util.concurrent.atomic.AtomicLong();
         private volatile boolean negotiated;
         private volatile boolean gone;
         /** Connected when {@link #MAX_CLIENTS} already were: told so, then disconnected. */
@@ -344,8 +351,15 @@ public final class QmpServer implements AutoCloseable {
 
         private void enqueue(byte[] line) {
             try {
-                while (!gone && !outbox.offer(line, 100, java.util.concurrent.TimeUnit.MILLISECONDS)) {
-                    // the client is slow to read its answers: so is the reading of its next command
+                // The client is slow to read its answers while this waits: so is the reading of its next command.
+                while (!gone) {
+                    long queued = queuedBytes.get();
+                    if (queued > 0 && queued + line.length > OUTBOX_BYTES) {
+                        Thread.sleep(10);
+                    } else if (outbox.offer(line, 100, java.util.concurrent.TimeUnit.MILLISECONDS)) {
+                        queuedBytes.addAndGet(line.length);
+                        return;
+                    }
                 }
             } catch (InterruptedException e) {
                 Thread.currentThread().interrupt();
@@ -355,7 +369,7 @@ public final class QmpServer implements AutoCloseable {
 
         /** Queues an event without waiting; a client with no room left has stopped reading and is dropped. */
         void post(byte[] line) {
-            if (!outbox.offer(line)) {
+            if (queuedBytes.addAndGet(line.length) > OUTBOX_BYTES || !outbox.offer(line)) {
                 close();
             }
         }
@@ -368,6 +382,7 @@ public final class QmpServer implements AutoCloseable {
                     if (line == END) {
                         break;
                     }
+                    queuedBytes.addAndGet(-line.length);
                     out.write(line);
                 }
             } catch (IOException | InterruptedException e) {

@@ -126,6 +126,41 @@ class QmpServerTest {
     }
 
     @Test
+    void aClientWhoseUnreadMessagesPassTheByteBoundIsDropped() throws Exception {
+        ControlAddress a = ControlAddress.parse("unix:" + dir.resolve("ctl.sock"));
+        try (QmpServer s = server(a); java.nio.channels.SocketChannel stalled =
+                java.nio.channels.SocketChannel.open(a.socketAddress())) {
+            stalled.write(java.nio.ByteBuffer.wrap("{\"execute\":\"qmp_capabilities\"}\n".getBytes()));
+            // 64 answers of 512 KiB, never read: far fewer messages than the outbox holds, far more bytes.
+            byte[] command = ("{\"execute\":\"echo\",\"arguments\":{\"text\":\"" + "y".repeat(512 << 10)
+                    + "\"}}\n").getBytes();
+            Thread.ofPlatform().daemon().start(() -> {
+                try {
+                    for (int i = 0; i < 64; i++) {
+                        stalled.write(java.nio.ByteBuffer.wrap(command));
+                    }
+                } catch (java.io.IOException ignored) {
+                    // dropped by the server
+                }
+            });
+            org.junit.jupiter.api.Assertions.assertTimeoutPreemptively(Duration.ofSeconds(30), () -> {
+                while (s.negotiatedClients() < 1) {
+                    Thread.sleep(10);
+                }
+                Thread.sleep(2000); // the server reads until the client's outbox is at its byte bound
+                // Big events: a bound by count alone would let some 250 of them (62 MiB) pile up for this client.
+                String big = "z".repeat(256 << 10);
+                int events = 0;
+                while (s.negotiatedClients() == 1) {
+                    s.emit("TEST_EVENT", Map.of("n", events++, "pad", big));
+                    Thread.sleep(10);
+                }
+                assertThat(events).as("events before the client was dropped").isLessThan(10);
+            });
+        }
+    }
+
+    @Test
     void answersAreWrittenBeforeAClientThatClosedItsSideIsDisconnected() throws Exception {
         ControlAddress a = ControlAddress.parse("unix:" + dir.resolve("ctl.sock"));
         try (QmpServer s = server(a); java.nio.channels.SocketChannel ch =
