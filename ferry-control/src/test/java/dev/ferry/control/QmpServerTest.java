@@ -85,24 +85,33 @@ class QmpServerTest {
         }
     }
 
+    /**
+     * Negotiates on {@code ch}, then sends {@code count} echo commands of {@code textBytes} each from a thread of its
+     * own, and never reads an answer.
+     */
+    private static void sendWithoutReading(java.nio.channels.SocketChannel ch, int textBytes, int count)
+            throws java.io.IOException {
+        ch.write(java.nio.ByteBuffer.wrap("{\"execute\":\"qmp_capabilities\"}\n".getBytes()));
+        byte[] command = ("{\"execute\":\"echo\",\"arguments\":{\"text\":\"" + "x".repeat(textBytes) + "\"}}\n")
+                .getBytes();
+        Thread.ofPlatform().daemon().start(() -> {
+            try {
+                for (int i = 0; i < count; i++) {
+                    ch.write(java.nio.ByteBuffer.wrap(command));
+                }
+            } catch (java.io.IOException ignored) {
+                // dropped by the server, as it should be
+            }
+        });
+    }
+
     @Test
     void aClientThatStopsReadingHoldsUpNobodyAndIsDroppedWhenItsEventsPileUp() throws Exception {
         ControlAddress a = ControlAddress.parse("unix:" + dir.resolve("ctl.sock"));
         try (QmpServer s = server(a); java.nio.channels.SocketChannel stalled =
                 java.nio.channels.SocketChannel.open(a.socketAddress())) {
-            stalled.write(java.nio.ByteBuffer.wrap("{\"execute\":\"qmp_capabilities\"}\n".getBytes()));
             // Commands with big answers, never read: the socket's buffers fill, then the client's outbox.
-            byte[] command = ("{\"execute\":\"echo\",\"arguments\":{\"text\":\"" + "x".repeat(8192) + "\"}}\n")
-                    .getBytes();
-            Thread.ofPlatform().daemon().start(() -> {
-                try {
-                    for (int i = 0; i < 10_000; i++) {
-                        stalled.write(java.nio.ByteBuffer.wrap(command));
-                    }
-                } catch (java.io.IOException ignored) {
-                    // dropped by the server, as it should be
-                }
-            });
+            sendWithoutReading(stalled, 8192, 10_000);
             org.junit.jupiter.api.Assertions.assertTimeoutPreemptively(Duration.ofSeconds(30), () -> {
                 try (QmpClient c = QmpClient.connect(a, Duration.ofSeconds(5))) {
                     while (s.negotiatedClients() < 2) {
@@ -130,19 +139,8 @@ class QmpServerTest {
         ControlAddress a = ControlAddress.parse("unix:" + dir.resolve("ctl.sock"));
         try (QmpServer s = server(a); java.nio.channels.SocketChannel stalled =
                 java.nio.channels.SocketChannel.open(a.socketAddress())) {
-            stalled.write(java.nio.ByteBuffer.wrap("{\"execute\":\"qmp_capabilities\"}\n".getBytes()));
             // 64 answers of 512 KiB, never read: far fewer messages than the outbox holds, far more bytes.
-            byte[] command = ("{\"execute\":\"echo\",\"arguments\":{\"text\":\"" + "y".repeat(512 << 10)
-                    + "\"}}\n").getBytes();
-            Thread.ofPlatform().daemon().start(() -> {
-                try {
-                    for (int i = 0; i < 64; i++) {
-                        stalled.write(java.nio.ByteBuffer.wrap(command));
-                    }
-                } catch (java.io.IOException ignored) {
-                    // dropped by the server
-                }
-            });
+            sendWithoutReading(stalled, 512 << 10, 64);
             org.junit.jupiter.api.Assertions.assertTimeoutPreemptively(Duration.ofSeconds(30), () -> {
                 while (s.negotiatedClients() < 1) {
                     Thread.sleep(10);
