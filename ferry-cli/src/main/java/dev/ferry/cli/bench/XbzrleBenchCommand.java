@@ -3,6 +3,8 @@
  */
 package dev.ferry.cli.bench;
 
+import dev.ferry.memory.MachineMemory;
+import dev.ferry.util.Units;
 import dev.ferry.xbzrle.XbzrleCodec;
 import java.io.BufferedOutputStream;
 import java.io.DataOutputStream;
@@ -13,6 +15,8 @@ import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.nio.channels.FileChannel;
+import java.nio.file.AccessDeniedException;
+import java.nio.file.FileSystemException;
 import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
@@ -33,7 +37,9 @@ import picocli.CommandLine.Option;
  * pairs for {@code --seconds}, then repeated passes of decode over the pairs that encoded to a
  * delta. Throughput is MB/s (10^6 bytes) of 4 KiB pages processed.
  *
- * <p>Exit codes: 0 success, 1 round-trip failure, 2 bad input or I/O error.
+ * <p>Exit codes: 0 success, 1 round-trip failure, 2 bad input or I/O error (one line naming the file and what is
+ * wrong). {@code --seconds} and {@code --warmup} are at most an hour; a corpus whose pairs and encodings would not
+ * fit in this machine's RAM is refused before anything is allocated.
  */
 @Command(name = "xbzrle", mixinStandardHelpOptions = true,
         description = "Measure XBZRLE encode/decode throughput on a corpus of 4 KiB page pairs.")
@@ -61,15 +67,47 @@ public final class XbzrleBenchCommand implements Callable<Integer> {
     @CommandLine.Spec
     CommandLine.Model.CommandSpec spec;
 
+    /** The longest --seconds and --warmup: an hour each. */
+    static final double MAX_SECONDS = 3600;
+
+    /** The memory a corpus may take, in bytes; negative for this machine's RAM (tests set a smaller one). */
+    long memoryLimit = -1;
+
     private static volatile long sink;
 
     @Override
     public Integer call() {
         PrintWriter err = spec != null ? spec.commandLine().getErr() : new PrintWriter(System.err, true);
         PrintWriter out = spec != null ? spec.commandLine().getOut() : new PrintWriter(System.out, true);
-        if (!(seconds > 0) || !(warmup >= 0)) {
-            err.println("ferry bench xbzrle: --seconds must be > 0 and --warmup >= 0");
+        // Bounded: a time in nanoseconds past Long.MAX_VALUE would never end (--seconds) or end at once (--warmup).
+        if (!(seconds > 0 && seconds <= MAX_SECONDS)) {
+            err.println("ferry bench xbzrle: --seconds must be more than 0 and at most " + (int) MAX_SECONDS
+                    + ", not " + seconds);
             return 2;
+        }
+        if (!(warmup >= 0 && warmup <= MAX_SECONDS)) {
+            err.println("ferry bench xbzrle: --warmup must be 0 to " + (int) MAX_SECONDS + ", not " + warmup);
+            return 2;
+        }
+        if (Files.isDirectory(pairs)) {
+            err.println("ferry bench xbzrle: " + pairs + ": is a directory, not a corpus file");
+            return 2;
+        }
+        if (writeEncodings != null && Files.exists(pairs)) {
+            String problem = null;
+            try {
+                if (Files.isDirectory(writeEncodings)) {
+                    problem = "is a directory";
+                } else if (Files.exists(writeEncodings) && Files.isSameFile(pairs, writeEncodings)) {
+                    problem = "is the corpus itself (it would be overwritten)";
+                }
+            } catch (IOException e) {
+                problem = reason(e);
+            }
+            if (problem != null) {
+                err.println("ferry bench xbzrle: cannot write encodings to " + writeEncodings + ": " + problem);
+                return 2;
+            }
         }
         try (Arena arena = Arena.ofConfined()) {
             long size;
@@ -77,6 +115,13 @@ public final class XbzrleBenchCommand implements Callable<Integer> {
                 size = Files.size(pairs);
             } catch (NoSuchFileException e) {
                 err.println("ferry bench xbzrle: " + pairs + ": no such file");
+                return 2;
+            } catch (IOException e) {
+                err.println("ferry bench xbzrle: cannot read " + pairs + ": " + reason(e));
+                return 2;
+            }
+            if (!Files.isRegularFile(pairs)) {
+                err.println("ferry bench xbzrle: " + pairs + ": is not a regular file");
                 return 2;
             }
             if (size == 0) {
@@ -93,7 +138,25 @@ public final class XbzrleBenchCommand implements Callable<Integer> {
                 return 2;
             }
             int n = (int) (size / RECORD);
-            MemorySegment buf = arena.allocate(size, 64);
+            // The pairs and a page of encoding room per pair, checked before any is allocated.
+            long needed = size + (long) n * PAGE;
+            long machine = memoryLimit >= 0 ? memoryLimit : MachineMemory.physicalBytes();
+            if (needed > machine) {
+                err.println("ferry bench xbzrle: " + pairs + ": " + n + " pairs need " + needed + " bytes ("
+                        + Units.bytes(needed) + ") of memory with their encodings, more than this machine's "
+                        + machine + " (" + Units.bytes(machine) + ")");
+                return 2;
+            }
+            MemorySegment buf;
+            MemorySegment enc;
+            try {
+                buf = arena.allocate(size, 64);
+                enc = arena.allocate((long) n * PAGE, 64);
+            } catch (OutOfMemoryError e) {
+                err.println("ferry bench xbzrle: " + pairs + ": not enough memory for " + n + " pairs and their "
+                        + "encodings (" + Units.bytes(needed) + ")");
+                return 2;
+            }
             try (FileChannel ch = FileChannel.open(pairs, StandardOpenOption.READ)) {
                 for (long at = 0; at < size; at += 1 << 30) { // ByteBuffers stop at 2 GiB
                     var bb = buf.asSlice(at, Math.min(1L << 30, size - at)).asByteBuffer();
@@ -104,8 +167,10 @@ public final class XbzrleBenchCommand implements Callable<Integer> {
                         }
                     }
                 }
+            } catch (IOException e) {
+                err.println("ferry bench xbzrle: cannot read " + pairs + ": " + reason(e));
+                return 2;
             }
-            MemorySegment enc = arena.allocate((long) n * PAGE, 64);
             MemorySegment page = arena.allocate(PAGE, 64);
             XbzrleCodec codec = new XbzrleCodec();
             int[] len = new int[n];
@@ -134,7 +199,12 @@ public final class XbzrleBenchCommand implements Callable<Integer> {
                 }
             }
             if (writeEncodings != null) {
-                writeEncodings(writeEncodings, enc, len);
+                try {
+                    writeEncodings(writeEncodings, enc, len);
+                } catch (IOException e) {
+                    err.println("ferry bench xbzrle: cannot write encodings to " + writeEncodings + ": " + reason(e));
+                    return 2;
+                }
             }
 
             // Warm each timed loop on its own for --warmup seconds, so that the JIT has compiled it
@@ -172,10 +242,24 @@ public final class XbzrleBenchCommand implements Callable<Integer> {
                     n, encMBps, decMBps, decodable > 0 ? (double) total / decodable : 0.0, overflow, unchanged));
             out.flush();
             return 0;
-        } catch (IOException e) {
-            err.println("ferry bench xbzrle: " + e.getMessage());
-            return 2;
         }
+    }
+
+    /**
+     * What went wrong, for a line that already names the file: a file-system exception's message is often the
+     * path alone (NoSuchFileException, AccessDeniedException), which says nothing after it.
+     */
+    static String reason(IOException e) {
+        if (e instanceof NoSuchFileException) {
+            return "no such file or directory";
+        }
+        if (e instanceof AccessDeniedException) {
+            return "permission denied";
+        }
+        if (e instanceof FileSystemException f && f.getReason() != null) {
+            return f.getReason();
+        }
+        return e.getMessage() != null ? e.getMessage() : e.toString();
     }
 
     /** Encodes every pair once (the timed unit of work); returns a checksum to keep it alive. */

@@ -11,7 +11,9 @@ import java.io.PrintWriter;
 import java.io.StringWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
 import picocli.CommandLine;
 
@@ -25,7 +27,11 @@ class XbzrleBenchCommandTest {
     private final StringWriter err = new StringWriter();
 
     private int run(String... args) {
-        CommandLine cl = new CommandLine(new XbzrleBenchCommand());
+        return run(new XbzrleBenchCommand(), args);
+    }
+
+    private int run(XbzrleBenchCommand command, String... args) {
+        CommandLine cl = new CommandLine(command);
         cl.setOut(new PrintWriter(out, true));
         cl.setErr(new PrintWriter(err, true));
         return cl.execute(args);
@@ -88,6 +94,64 @@ class XbzrleBenchCommandTest {
     @Test
     void aDirectoryIsAOneLineError() {
         assertThat(run("--pairs", dir.toString())).isEqualTo(2);
-        assertThat(err.toString()).doesNotContain("Exception").hasLineCount(1);
+        // Not "size 4096 is not a multiple of 8192", the size of a directory entry.
+        assertThat(err.toString()).contains("is a directory").doesNotContain("Exception").hasLineCount(1);
+    }
+
+    @Test
+    @Timeout(value = 20, unit = TimeUnit.SECONDS, threadMode = Timeout.ThreadMode.SEPARATE_THREAD)
+    void secondsTooLargeToCountIsRefusedNotRunForever() throws IOException {
+        // 1e300 s is past Long.MAX_VALUE nanoseconds: the timed loop's budget saturated and it never ended.
+        assertThat(run("--pairs", corpus().toString(), "--seconds", "1e300", "--warmup", "0")).isEqualTo(2);
+        assertThat(err.toString()).contains("--seconds must be more than 0 and at most 3600").hasLineCount(1);
+        assertThat(out.toString()).isEmpty();
+    }
+
+    @Test
+    void warmupTooLargeToCountIsRefusedNotSkipped() throws IOException {
+        // Infinity overflowed the warm-up's end time, which was then in the past: no warm-up at all, exit 0.
+        assertThat(run("--pairs", corpus().toString(), "--seconds", "0.05", "--warmup", "Infinity")).isEqualTo(2);
+        assertThat(err.toString()).contains("--warmup must be 0 to 3600").hasLineCount(1);
+        assertThat(out.toString()).isEmpty();
+    }
+
+    @Test
+    void encodingsInAMissingDirectorySayWhyTheyCannotBeWritten() throws IOException {
+        Path enc = dir.resolve("no-such-dir").resolve("enc.bin");
+        assertThat(run("--pairs", corpus().toString(), "--seconds", "0.05", "--warmup", "0",
+                "--write-encodings", enc.toString())).isEqualTo(2);
+        // It said only "ferry bench xbzrle: DIR/no-such-dir/enc.bin".
+        assertThat(err.toString()).isEqualTo("ferry bench xbzrle: cannot write encodings to " + enc
+                + ": no such file or directory" + System.lineSeparator());
+        assertThat(out.toString()).isEmpty();
+    }
+
+    @Test
+    void encodingsToADirectoryAreRefusedBeforeTheRun() throws IOException {
+        assertThat(run("--pairs", corpus().toString(), "--seconds", "0.05", "--warmup", "0",
+                "--write-encodings", dir.toString())).isEqualTo(2);
+        assertThat(err.toString()).contains("cannot write encodings to " + dir + ": is a directory").hasLineCount(1);
+        assertThat(out.toString()).isEmpty();
+    }
+
+    @Test
+    void encodingsOverTheCorpusAreRefusedAndTheCorpusIsKept() throws IOException {
+        Path p = corpus();
+        byte[] before = Files.readAllBytes(p);
+        assertThat(run("--pairs", p.toString(), "--seconds", "0.05", "--warmup", "0",
+                "--write-encodings", dir.resolve(".").resolve("pairs.bin").toString())).isEqualTo(2);
+        assertThat(err.toString()).contains("is the corpus itself").hasLineCount(1);
+        assertThat(Files.readAllBytes(p)).isEqualTo(before);
+    }
+
+    @Test
+    void aCorpusLargerThanTheMachinesMemoryIsRefusedBeforeAllocating() throws IOException {
+        XbzrleBenchCommand command = new XbzrleBenchCommand();
+        command.memoryLimit = 4 * 2 * PAGE; // the three pairs fit, with their encodings they do not
+        assertThat(run(command, "--pairs", corpus().toString(), "--seconds", "0.05", "--warmup", "0"))
+                .isEqualTo(2);
+        assertThat(err.toString()).contains("3 pairs need 36864 bytes (36.0 KiB) of memory with their encodings, "
+                + "more than this machine's 32768").hasLineCount(1);
+        assertThat(out.toString()).isEmpty();
     }
 }
