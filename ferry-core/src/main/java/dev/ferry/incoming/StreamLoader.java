@@ -254,9 +254,12 @@ public final class StreamLoader {
                 try {
                     XbzrleCodec.decode(frame, data, length, memory, offset, Pages.SIZE);
                 } catch (XbzrleFormatException e) {
-                    throw new StreamFormatException(Problem.MALFORMED_PAYLOAD, at, in.name() + ": XBZRLE delta"
-                            + " for page " + page + " at byte " + (data + e.deltaOffset() - buffer.position()
-                            + r.offset()) + " is invalid: " + e.getMessage());
+                    // Located as every payload error is (frame, byte), at the delta's offending byte: the reader is
+                    // past the delta, whose first byte is at r.offset() - length.
+                    long bad = r.offset() - length + e.deltaOffset();
+                    throw new StreamFormatException(Problem.MALFORMED_PAYLOAD, bad, in.name() + ": frame "
+                            + (in.frames() - 1) + " (" + in.type() + ") at byte " + bad + ": page " + page
+                            + " of block " + block.id() + ": " + e.getMessage());
                 }
                 digest.set(b, page, Pages.crc(crc, memory, offset, scratch, scratchBuffer));
                 xbzrle++;

@@ -80,10 +80,53 @@ class XbzrleStreamTest {
     void deltaWithAnEmptyNonZeroRunIsRefused() {
         // The delta's first bytes are ULEB128 lengths: a zero run then a non-zero run. Make the latter empty.
         byte[] s = edit((b, at) -> b.put(at + 7 + 1, (byte) 0));
+        long lengthAt = deltaAt() + 1; // the non-zero-run length: the delta's second byte
         assertThatThrownBy(() -> StreamFixture.load(s)).isInstanceOfSatisfying(StreamFormatException.class, e -> {
             assertThat(e.problem()).isEqualTo(Problem.MALFORMED_PAYLOAD);
-            assertThat(e.getMessage()).contains("XBZRLE delta for page").contains("is invalid");
+            assertThat(e.offset()).isEqualTo(lengthAt);
+            // Located as every other payload error is: the frame, its number and the byte, then page and block.
+            assertThat(e.getMessage()).isEqualTo("test stream: frame " + firstDelta()[0] + " (PAGES) at byte "
+                    + lengthAt + ": page 0 of block ram: invalid XBZRLE delta: empty non-zero run at delta offset 1");
         });
+    }
+
+    @Test
+    void aZeroRunPastTheEndOfThePageIsLocatedAtItsLength() {
+        // 0xff 0x7f: a zero run of 16383 bytes, the first field of the delta.
+        byte[] s = edit((b, at) -> b.put(at + 7, (byte) 0xff).put(at + 8, (byte) 0x7f));
+        assertThatThrownBy(() -> StreamFixture.load(s)).isInstanceOfSatisfying(StreamFormatException.class, e -> {
+            assertThat(e.offset()).isEqualTo(deltaAt());
+            assertThat(e.getMessage()).startsWith("test stream: frame " + firstDelta()[0] + " (PAGES) at byte "
+                    + deltaAt() + ": page 0 of block ram: invalid XBZRLE delta: run past the end of the page at delta "
+                    + "offset 0 (zero run of 16383 bytes ends at page offset 16383, page length 4096)");
+        });
+    }
+
+    @Test
+    void aDeltaLongerThanWhatIsLeftOfTheFrameIsRefusedBeforeItIsDecoded() {
+        byte[] s = edit((b, at) -> b.putShort(at + 5, (short) 4096));
+        assertThatThrownBy(() -> StreamFixture.load(s)).isInstanceOfSatisfying(StreamFormatException.class,
+                e -> assertThat(e.getMessage()).contains("(PAGES) at byte " + deltaAt() + ": XBZRLE delta needs 4096 "
+                        + "bytes, the payload has"));
+    }
+
+    @Test
+    void aDeltaBeforeThePageWasEverSentIsRefused() {
+        // The first PAGES frame with a delta moved before the bulk round's first PAGES frame.
+        int[] d = firstDelta();
+        List<Frame> f = new ArrayList<>(frames);
+        int first = StreamFixture.indexOf(f, FrameType.PAGES);
+        f.add(first, f.remove(d[0]));
+        assertThatThrownBy(() -> StreamFixture.load(StreamFixture.assemble(f)))
+                .isInstanceOfSatisfying(StreamFormatException.class, e -> assertThat(e.getMessage())
+                        .contains("frame " + first + " (PAGES)").contains("XBZRLE delta for page 0 of block ram, "
+                                + "which was never sent whole"));
+    }
+
+    /** Stream offset of the first XBZRLE record's delta bytes. */
+    private static long deltaAt() {
+        int[] d = firstDelta();
+        return StreamFixture.offsetOf(frames, d[0]) + StreamFormat.FRAME_HEADER + d[1] + 7;
     }
 
     @Test
