@@ -86,7 +86,7 @@ class XbzrleStreamTest {
             assertThat(e.offset()).isEqualTo(lengthAt);
             // Located as every other payload error is: the frame, its number and the byte, then page and block.
             assertThat(e.getMessage()).isEqualTo("test stream: frame " + firstDelta()[0] + " (PAGES) at byte "
-                    + lengthAt + ": page 0 of block ram: invalid XBZRLE delta: empty non-zero run at delta offset 1");
+                    + lengthAt + ": page " + deltaPage() + " of block ram: invalid XBZRLE delta: empty non-zero run at delta offset 1");
         });
     }
 
@@ -97,17 +97,23 @@ class XbzrleStreamTest {
         assertThatThrownBy(() -> StreamFixture.load(s)).isInstanceOfSatisfying(StreamFormatException.class, e -> {
             assertThat(e.offset()).isEqualTo(deltaAt());
             assertThat(e.getMessage()).startsWith("test stream: frame " + firstDelta()[0] + " (PAGES) at byte "
-                    + deltaAt() + ": page 0 of block ram: invalid XBZRLE delta: run past the end of the page at delta "
+                    + deltaAt() + ": page " + deltaPage() + " of block ram: invalid XBZRLE delta: run past the end of the page at delta "
                     + "offset 0 (zero run of 16383 bytes ends at page offset 16383, page length 4096)");
         });
     }
 
     @Test
     void aDeltaLongerThanWhatIsLeftOfTheFrameIsRefusedBeforeItIsDecoded() {
-        byte[] s = edit((b, at) -> b.putShort(at + 5, (short) 4096));
-        assertThatThrownBy(() -> StreamFixture.load(s)).isInstanceOfSatisfying(StreamFormatException.class,
-                e -> assertThat(e.getMessage()).contains("(PAGES) at byte " + deltaAt() + ": XBZRLE delta needs 4096 "
-                        + "bytes, the payload has"));
+        // The frame ends one byte into the delta, which declares two.
+        int[] d = firstDelta();
+        List<Frame> f = new ArrayList<>(frames);
+        byte[] p = java.util.Arrays.copyOf(f.get(d[0]).payload(), d[1] + 7 + 1);
+        ByteBuffer.wrap(p).putShort(d[1] + 5, (short) 2);
+        f.set(d[0], new Frame(FrameType.PAGES.code, p));
+        assertThatThrownBy(() -> StreamFixture.load(StreamFixture.assemble(f)))
+                .isInstanceOfSatisfying(StreamFormatException.class, e -> assertThat(e.getMessage())
+                        .contains("(PAGES) at byte " + deltaAt() + ": XBZRLE delta needs 2 bytes, the payload has 1 "
+                                + "left"));
     }
 
     @Test
@@ -119,8 +125,14 @@ class XbzrleStreamTest {
         f.add(first, f.remove(d[0]));
         assertThatThrownBy(() -> StreamFixture.load(StreamFixture.assemble(f)))
                 .isInstanceOfSatisfying(StreamFormatException.class, e -> assertThat(e.getMessage())
-                        .contains("frame " + first + " (PAGES)").contains("XBZRLE delta for page 0 of block ram, "
+                        .contains("frame " + first + " (PAGES)").contains("XBZRLE delta for page " + deltaPage() + " of block ram, "
                                 + "which was never sent whole"));
+    }
+
+    /** The page of the first XBZRLE record. */
+    private static int deltaPage() {
+        int[] d = firstDelta();
+        return frames.get(d[0]).payloadBuffer().getInt(d[1]);
     }
 
     /** Stream offset of the first XBZRLE record's delta bytes. */
