@@ -227,7 +227,7 @@ public final class PrecopyLoop {
                 } catch (OutOfMemoryError e) {
                     throw cacheMemory("for an XBZRLE cache of", e);
                 }
-                stats.xbzrleCache(configuredCacheSize(), 0, 0, false);
+                stats.xbzrleCache(configuredCacheSize(), 0, 0);
             }
             guest.dirtyLog().start();
             for (Bitmap b : round) {
@@ -424,7 +424,7 @@ public final class PrecopyLoop {
             } catch (OutOfMemoryError e) {
                 throw cacheMemory("to resize the XBZRLE cache to", e);
             }
-            stats.xbzrleCache(configuredCacheSize(), cache.entries(), cache.rejections(), false);
+            stats.xbzrleCache(configuredCacheSize(), cache.entries(), cache.rejections());
         }
         PageBatch batch = null;
         long zero = 0;
@@ -556,7 +556,8 @@ public final class PrecopyLoop {
         }
         iteration++;
         if (cache != null) {
-            stats.xbzrleCache(configuredCacheSize(), cache.entries(), cache.rejections(), true);
+            stats.xbzrleCache(configuredCacheSize(), cache.entries(), cache.rejections());
+            stats.xbzrleRoundEnd(roundPages);
         }
         stats.controlBytes(sink.endOfRound(iteration, it.pagesSent()), "stop-and-copy".equals(phase));
     }

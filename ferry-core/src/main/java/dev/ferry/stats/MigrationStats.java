@@ -54,19 +54,24 @@ public final class MigrationStats {
     private int cpuThrottle;
     private XbzrleCounters xbzrle;
 
-    /** XBZRLE figures under QEMU's xbzrle-cache names, plus Ferry's. */
+    /**
+     * XBZRLE figures under QEMU's xbzrle-cache names and with QEMU's (7.2) meanings, plus Ferry's. As in QEMU,
+     * {@code pages} counts every page found in the cache (sent as a delta, unchanged and not sent, or overflowed and
+     * sent whole), {@code bytes} the deltas' bytes plus a page for each overflow, {@code encoding-rate} the period's
+     * {@code pages} times the page size over its {@code bytes}, and {@code cache-miss-rate} the period's misses
+     * over all pages sent in it; a period is a round.
+     */
     public static final class XbzrleCounters {
         long cacheSize;
         long bytes;
         long pages;
         long cacheMiss;
-        long cacheHit;
+        long deltas;
         long overflow;
         long unchanged;
         long entries;
         long rejections;
         // The current round's figures, for the rates (QEMU computes them per period).
-        long roundLookups;
         long roundMisses;
         long roundPages;
         long roundBytes;
@@ -168,55 +173,59 @@ public final class MigrationStats {
 
     /** Counts one page the XBZRLE path handled: kind is "xbzrle", "miss", "overflow" or "unchanged". */
     public synchronized void xbzrlePage(String kind, long wireBytes) {
-        if (xbzrle == null) {
-            xbzrle = new XbzrleCounters();
-        }
-        XbzrleCounters x = xbzrle;
+        XbzrleCounters x = xbzrle();
+        long bytes;
         switch (kind) {
             case "xbzrle" -> {
-                x.pages++;
-                x.bytes += wireBytes;
-                x.cacheHit++;
-                x.roundLookups++;
-                x.roundPages++;
-                x.roundBytes += wireBytes;
+                x.deltas++;
+                bytes = wireBytes;
             }
             case "unchanged" -> {
                 x.unchanged++;
-                x.cacheHit++;
-                x.roundLookups++;
+                bytes = 0;
             }
             case "overflow" -> {
                 x.overflow++;
-                x.cacheHit++;
-                x.roundLookups++;
+                bytes = pageSize; // QEMU counts the page that goes instead
             }
             case "miss" -> {
                 x.cacheMiss++;
-                x.roundLookups++;
                 x.roundMisses++;
+                return;
             }
             default -> throw new IllegalArgumentException(kind);
         }
+        x.pages++;
+        x.bytes += bytes;
+        x.roundPages++;
+        x.roundBytes += bytes;
     }
 
-    /** The cache's size and occupancy; closes the rates' period (called at each round's end). */
-    public synchronized void xbzrleCache(long cacheSize, long entries, long rejections, boolean endOfRound) {
+    private XbzrleCounters xbzrle() {
         if (xbzrle == null) {
             xbzrle = new XbzrleCounters();
         }
-        XbzrleCounters x = xbzrle;
+        return xbzrle;
+    }
+
+    /** The cache's size and occupancy. */
+    public synchronized void xbzrleCache(long cacheSize, long entries, long rejections) {
+        XbzrleCounters x = xbzrle();
         x.cacheSize = cacheSize;
         x.entries = entries;
         x.rejections = rejections;
-        if (endOfRound && x.roundLookups > 0) {
-            x.missRate = (double) x.roundMisses / x.roundLookups;
-            x.encodingRate = x.roundBytes == 0 ? 0 : (double) x.roundPages * 4096 / x.roundBytes;
-            x.roundLookups = 0;
-            x.roundMisses = 0;
-            x.roundPages = 0;
-            x.roundBytes = 0;
+    }
+
+    /** Closes the rates' period at a round's end, in which {@code pagesSent} page records were sent. */
+    public synchronized void xbzrleRoundEnd(long pagesSent) {
+        XbzrleCounters x = xbzrle();
+        if (pagesSent > 0) {
+            x.missRate = (double) x.roundMisses / pagesSent;
+            x.encodingRate = x.roundBytes == 0 ? 0 : (double) x.roundPages * pageSize / x.roundBytes;
         }
+        x.roundMisses = 0;
+        x.roundPages = 0;
+        x.roundBytes = 0;
     }
 
     /** The auto-converge throttle now applied, in percent. */
@@ -323,7 +332,7 @@ public final class MigrationStats {
             x.put("encoding-rate", Math.round(xbzrle.encodingRate * 100) / 100.0);
             x.put("overflow", xbzrle.overflow);
             x.put("unchanged", xbzrle.unchanged);
-            x.put("cache-hit", xbzrle.cacheHit);
+            x.put("deltas", xbzrle.deltas);
             x.put("cache-entries", xbzrle.entries);
             x.put("cache-rejections", xbzrle.rejections);
             m.put("xbzrle-cache", x);

@@ -37,11 +37,11 @@ final class Html {
             Map.entry("ram.precopy-bytes", "bytes sent while the guest ran"),
             Map.entry("ram.downtime-bytes", "bytes sent while the guest was paused"),
             Map.entry("xbzrle-cache.cache-size", "the XBZRLE cache's size"),
-            Map.entry("xbzrle-cache.bytes", "bytes sent as XBZRLE deltas"),
-            Map.entry("xbzrle-cache.pages", "pages sent as XBZRLE deltas"),
+            Map.entry("xbzrle-cache.bytes", "bytes of XBZRLE deltas, plus a page per overflow (QEMU's count)"),
+            Map.entry("xbzrle-cache.pages", "pages found in the cache: deltas, unchanged, overflows (QEMU's count)"),
             Map.entry("xbzrle-cache.cache-miss", "pages not in the cache when re-sent"),
-            Map.entry("xbzrle-cache.cache-miss-rate", "the share of re-sent pages not in the cache"),
-            Map.entry("xbzrle-cache.encoding-rate", "page bytes per byte of delta"),
+            Map.entry("xbzrle-cache.cache-miss-rate", "the last round's misses over the pages it sent"),
+            Map.entry("xbzrle-cache.encoding-rate", "the last round's cache hits x page size over their bytes"),
             Map.entry("xbzrle-cache.overflow", "deltas larger than a page, sent as normal pages"));
 
     /** Fields that count bytes: shown in KiB/MiB/GiB beside the exact count. */

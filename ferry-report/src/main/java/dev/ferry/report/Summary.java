@@ -88,7 +88,7 @@ final class Summary {
         }
         if (!s.xbzrle.isEmpty()) {
             Object rate = s.xbzrle.get("cache-miss-rate");
-            f.add(new Figure("XBZRLE", Fmt.raw(s.xbzrle.getOrDefault("pages", 0)) + " pages",
+            f.add(new Figure("XBZRLE", Fmt.raw(s.xbzrle.getOrDefault("pages", 0)) + " cache hits",
                     rate instanceof Number n ? "cache miss rate " + Fmt.decimal(n.doubleValue() * 100, 1) + " %"
                             : ""));
         }

@@ -190,7 +190,7 @@ class MigrationReportTest {
         stats.put("xbzrle-cache", xbzrle);
         String html = html(stats);
         assertThat(html).contains("<h2>XBZRLE cache</h2>").contains("xbzrle-cache.cache-miss-rate")
-                .contains("64.0 MiB").contains("51,200 pages").contains("cache miss rate 20.0 %");
+                .contains("64.0 MiB").contains("51,200 cache hits").contains("cache miss rate 20.0 %");
     }
 
     @Test
