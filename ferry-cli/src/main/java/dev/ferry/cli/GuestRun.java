@@ -30,8 +30,8 @@ final class GuestRun {
             return null;
         }
         dev.ferry.guest.inprocess.device.NetDevice device = g.netDevice();
-        if (device.awaitBound(BIND_WAIT_SECONDS, TimeUnit.SECONDS)) {
-            return null;
+        if (device.awaitBound(BIND_WAIT_SECONDS, TimeUnit.SECONDS) || device.stopped() && device.bindError() == null) {
+            return null; // listening, or the guest was closed before it could
         }
         String why = device.bindError();
         return why != null ? why : "the guest's port " + device.port() + " is still not listening after "

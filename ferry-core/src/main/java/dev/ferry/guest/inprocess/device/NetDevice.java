@@ -86,6 +86,11 @@ public final class NetDevice implements OutputGate, AutoCloseable {
         return bindError;
     }
 
+    /** Whether the device was stopped (its guest closed): a port it never bound is then no error. */
+    public boolean stopped() {
+        return stopped;
+    }
+
     private void bindAndAccept() {
         long deadline = System.nanoTime() + BIND_RETRY_NANOS;
         ServerSocketChannel s = null;
