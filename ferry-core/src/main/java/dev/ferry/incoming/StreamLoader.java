@@ -181,19 +181,22 @@ public final class StreamLoader {
         }
     }
 
-    private void createGuest(Records.Setup setup) throws IOException, GuestException {
-        List<Records.BlockInfo> wire = setup.blocks();
-        // Nothing vouches for the declared size until every page has arrived: a SETUP of a few hundred bytes must
-        // not make this process allocate (bookkeeping, guest RAM) for more memory than the machine has.
-        long declared = 0;
-        for (Records.BlockInfo w : wire) {
-            declared += w.length(); // at most 1024 blocks of at most 1 TiB: no overflow
-        }
-        String tooMuch = MachineMemory.excess(declared);
+    /**
+     * Refuses a SETUP (just read from {@code in}) that declares more guest RAM than this machine has. Nothing vouches
+     * for the size until every page has arrived: a SETUP of a few hundred bytes must not make this process allocate
+     * (bookkeeping, guest RAM) for more memory than the machine has.
+     */
+    public static void requireFits(Records.Setup setup, FrameReader in) throws StreamFormatException {
+        String tooMuch = MachineMemory.excess(setup.ramBytes());
         if (tooMuch != null) {
             throw new StreamFormatException(Problem.IMPOSSIBLE_SIZE, in.frameOffset(), in.name() + ": SETUP at byte "
                     + in.frameOffset() + " declares " + tooMuch);
         }
+    }
+
+    private void createGuest(Records.Setup setup) throws IOException, GuestException {
+        List<Records.BlockInfo> wire = setup.blocks();
+        requireFits(setup, in);
         guest = GuestBackend.createGuest(setup.descriptor());
         blocks = guest.ramBlocks();
         if (wire.size() != blocks.size()) {

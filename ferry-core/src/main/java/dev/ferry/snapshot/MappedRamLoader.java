@@ -87,9 +87,9 @@ public final class MappedRamLoader {
 
     /**
      * Refuses a guest larger than this machine's RAM before it is mapped, as the destination of a migration does: a
-     * sparse file may hold the block table of a terabyte guest in a few megabytes.
+     * sparse file may hold the block table of a terabyte guest in a few megabytes. Returns the guest RAM it declares.
      */
-    static void requireFits(MappedRamFile f, String name) throws SnapshotFormatException {
+    static long requireFits(MappedRamFile f, String name) throws SnapshotFormatException {
         long declared = 0;
         for (MappedRamFile.Block b : f.blocks()) {
             declared += b.length(); // at most 1024 blocks of at most 1 TiB: no overflow
@@ -99,6 +99,7 @@ public final class MappedRamLoader {
             throw new SnapshotFormatException(Problem.IMPOSSIBLE_SIZE, MappedRamFormat.HEADER_SIZE, name
                     + ": its block table declares " + tooMuch);
         }
+        return declared;
     }
 
     private FileChannel openDirect() throws IOException {

@@ -93,31 +93,17 @@ public final class Snapshots {
         try (FileChannel ch = FileChannel.open(file, StandardOpenOption.READ)) {
             if (format == Format.MAPPED_RAM) {
                 String name = "snapshot " + file;
-                MappedRamFile f = MappedRamFile.read(ch, name, true); // a size only a complete file vouches for
-                MappedRamLoader.requireFits(f, name);
-                long n = 0;
-                for (MappedRamFile.Block b : f.blocks()) {
-                    n += b.length();
-                }
-                return n;
+                // a size only a complete file vouches for
+                return MappedRamLoader.requireFits(MappedRamFile.read(ch, name, true), name);
             }
             FrameReader in = new FrameReader(ch, "snapshot file " + file);
             in.readHeader();
             for (int i = 0; i < 2; i++) {
                 dev.ferry.stream.FrameType t = in.next();
                 if (t == dev.ferry.stream.FrameType.SETUP) {
-                    long n = 0;
-                    for (dev.ferry.stream.Records.BlockInfo b : dev.ferry.stream.Records.Setup.read(in.payload())
-                            .blocks()) {
-                        n += b.length();
-                    }
-                    String tooMuch = dev.ferry.memory.MachineMemory.excess(n);
-                    if (tooMuch != null) {
-                        throw new StreamFormatException(StreamFormatException.Problem.IMPOSSIBLE_SIZE,
-                                in.frameOffset(), "snapshot file " + file + ": SETUP at byte " + in.frameOffset()
-                                        + " declares " + tooMuch);
-                    }
-                    return n;
+                    dev.ferry.stream.Records.Setup setup = dev.ferry.stream.Records.Setup.read(in.payload());
+                    dev.ferry.incoming.StreamLoader.requireFits(setup, in);
+                    return setup.ramBytes();
                 }
             }
             throw new StreamFormatException(StreamFormatException.Problem.UNEXPECTED_FRAME, in.offset(), "snapshot"

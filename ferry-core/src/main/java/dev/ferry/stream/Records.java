@@ -73,6 +73,15 @@ public final class Records {
      * </pre>
      */
     public record Setup(GuestDescriptor descriptor, List<BlockInfo> blocks) {
+        /** The guest RAM the block list declares (at most 1024 blocks of at most 1 TiB: no overflow). */
+        public long ramBytes() {
+            long n = 0;
+            for (BlockInfo b : blocks) {
+                n += b.length();
+            }
+            return n;
+        }
+
         /** The payload's size in bytes: a frame buffer of this size holds it (a 16 MiB one costs 8 ms to zero). */
         public int size() {
             long n = 2 + utf8(descriptor.backend()) + 2 + 2;
