@@ -78,7 +78,7 @@ final class Progress implements PrecopyLoop.Listener, AutoCloseable {
             done = false;
             ticker = Thread.ofPlatform().daemon().name("progress").start(this::tick);
         }
-        if (status == Status.COMPLETED || status == Status.FAILED || status == Status.CANCELLED) {
+        if (status.terminal()) {
             stopTicker();
         }
     }

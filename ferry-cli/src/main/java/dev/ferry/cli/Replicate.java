@@ -3,7 +3,7 @@
  */
 package dev.ferry.cli;
 
-import dev.ferry.guest.inprocess.InProcessGuest;
+import dev.ferry.guest.Guest;
 import dev.ferry.memory.Pages;
 import dev.ferry.policy.PrecopyPolicy;
 import dev.ferry.precopy.MigrationParameters;
@@ -24,6 +24,9 @@ import java.util.Map;
  * instead of handed over, then starts the checkpointer.
  */
 final class Replicate {
+    /** Replication's hold on the guest's pause (see {@link dev.ferry.guest.PauseHolds}): the seed's and checkpoints'. */
+    static final String HOLDER = "replication";
+
     private Replicate() {
     }
 
@@ -41,7 +44,7 @@ final class Replicate {
         return new Started(null, new ReplicationStats(), new MigrationStats(0, Pages.SIZE), why);
     }
 
-    static Started start(InProcessGuest guest, ReplicationOptions o, PrecopyPolicy policy, MigrationParameters params,
+    static Started start(Guest guest, ReplicationOptions o, PrecopyPolicy policy, MigrationParameters params,
             PrintStream out, PrintStream err) {
         ReplicationStats stats = new ReplicationStats();
         MigrationStats seed = new MigrationStats(guest.ramSize(), Pages.SIZE);

@@ -6,7 +6,7 @@ package dev.ferry.cli;
 import dev.ferry.control.Args;
 import dev.ferry.control.QmpError;
 import dev.ferry.control.QmpServer;
-import dev.ferry.guest.inprocess.InProcessGuest;
+import dev.ferry.guest.Guest;
 import dev.ferry.policy.PrecopyPolicy;
 import dev.ferry.precopy.MigrationParameters;
 import dev.ferry.replication.Checkpointer;
@@ -96,7 +96,7 @@ final class ReplicationControl {
         return r;
     }
 
-    void register(QmpServer s, InProcessGuest guest, ReplicationOptions defaults, PrecopyPolicy policy,
+    void register(QmpServer s, Guest guest, ReplicationOptions defaults, PrecopyPolicy policy,
             MigrationParameters params, PrintStream out, PrintStream err) {
         s.register("x-ferry-replication-start", a -> {
             Args.only(a, Set.of("uri", "checkpoint-interval", "output-buffering"));

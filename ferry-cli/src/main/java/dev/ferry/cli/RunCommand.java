@@ -6,6 +6,8 @@ package dev.ferry.cli;
 import dev.ferry.control.GuestController;
 import dev.ferry.control.QmpError;
 import dev.ferry.control.QmpServer;
+import dev.ferry.guest.Guest;
+import dev.ferry.guest.PauseHolds;
 import dev.ferry.guest.RamDump;
 import dev.ferry.guest.inprocess.InProcessGuest;
 import dev.ferry.precopy.MigrationParameters;
@@ -124,6 +126,8 @@ public final class RunCommand implements Callable<Integer> {
     private final ReplicationControl replication = new ReplicationControl();
     private volatile int exitStatus = Main.ERROR;
     private long guestRam;
+    /** Who holds the guest paused: the control socket's user, a migration, replication, a RAM dump. */
+    private PauseHolds holds;
 
     @Override
     public Integer call() throws Exception {
@@ -157,7 +161,8 @@ public final class RunCommand implements Callable<Integer> {
         GuestController[] holder = new GuestController[1];
         CliTargets targets = new CliTargets(guest, () -> holder[0].directIo());
         this.targets = targets;
-        GuestController controller = new GuestController(guest, targets,
+        holds = new PauseHolds(guest);
+        GuestController controller = new GuestController(holds, targets,
                 params, policy, migrationOptions.policies.isEmpty() ? "downtime"
                         : String.join("+", migrationOptions.policies))
                 .capability("xbzrle", migrationOptions.xbzrle).capability("mapped-ram", mappedRam).directIo(directIo);
@@ -168,7 +173,8 @@ public final class RunCommand implements Callable<Integer> {
         try (progress) {
             if (server != null) {
                 controller.register(server);
-                replication.register(server, guest, replicationOptions, policy, params, out, err);
+                replication.register(server, holds.holder(Replicate.HOLDER), replicationOptions, policy, params, out,
+                        err);
                 out.println("control socket on " + server.address());
                 controlAddress = String.valueOf(server.address());
             }
@@ -259,12 +265,14 @@ public final class RunCommand implements Callable<Integer> {
             }
             err.println("ferry run: " + what + " " + (outcome.status() == Status.CANCELLED ? "aborted" : "failed")
                     + ": " + outcome.message());
-            err.println("ferry run: the guest keeps running here");
+            err.println(holds.heldBy(GuestController.USER) ? "ferry run: the guest stays here, stopped as 'stop' asked"
+                    : "ferry run: the guest keeps running here");
             err.flush();
             if (dumpRam != null) {
-                guest.pause();
+                Guest dumping = holds.holder("dump-ram");
+                dumping.pause();
                 RamDump.write(guest, dumpRam);
-                guest.resume();
+                dumping.resume();
             }
             if (migrateTo != null || saveTo != null) {
                 // The command line asked for one migration: it ended; wait out --run-for (or a signal).
@@ -360,7 +368,8 @@ public final class RunCommand implements Callable<Integer> {
             waitUntil(start, runFor);
             return finish(guest, report, null, Main.MIGRATION_FAILED);
         }
-        Replicate.Started r = Replicate.start(guest, replicationOptions, policy, params, out, err);
+        Replicate.Started r = Replicate.start(holds.holder(Replicate.HOLDER), replicationOptions, policy, params, out,
+                err);
         replication.started(r);
         if (r.failure() != null) {
             err.println("ferry run: replication could not start: " + r.failure()

@@ -218,6 +218,39 @@ class ControlEndToEndTest {
      * its guest paused rather than dropping what may be the only copy, and resumes it on 'cont'.
      */
     @Test
+    void aMigrationThatIsCancelledLeavesAGuestTheUserStoppedStopped() throws Exception {
+        Path sock = dir.resolve("run.sock");
+        try (FerryProcess src = FerryProcess.start("run", "--memory", "64M", "--workload", "memtest,end=32M",
+                "--control", "unix:" + sock, "--run-for", "90s")) {
+            src.await("guest running", LONG);
+            try (QmpClient c = QmpClient.connect(ControlAddress.parse("unix:" + sock), Duration.ofSeconds(30))) {
+                c.execute("migrate-set-capabilities", json("{\"capabilities\":[{\"capability\":"
+                        + "\"pause-before-switchover\",\"state\":true}]}"));
+                // Stopped before the migration: the switchover's pause and its release on cancel leave it stopped.
+                c.execute("stop", null);
+                c.execute("migrate", json("{\"uri\":\"file:" + dir.resolve("one.snap") + "\"}"));
+                assertThat(await(c, "MIGRATION", "pre-switchover")).isNotNull();
+                assertQmpError(() -> c.execute("cont", null), "holds the guest paused");
+                c.execute("migrate_cancel", null);
+                assertThat(await(c, "MIGRATION", "cancelled")).isNotNull();
+                assertThat(c.execute("query-status", null).get("status").asText()).isEqualTo("paused");
+                c.execute("cont", null);
+                assertThat(c.execute("query-status", null).get("status").asText()).isEqualTo("running");
+                // Stopped while the switchover holds it paused: the same.
+                c.execute("migrate", json("{\"uri\":\"file:" + dir.resolve("two.snap") + "\"}"));
+                c.execute("x-ferry-switchover", null);
+                assertThat(await(c, "MIGRATION", "pre-switchover")).isNotNull();
+                c.execute("stop", null);
+                c.execute("migrate_cancel", null);
+                assertThat(await(c, "MIGRATION", "cancelled")).isNotNull();
+                assertThat(c.execute("query-status", null).get("status").asText()).isEqualTo("paused");
+                c.execute("cont", null);
+                assertThat(c.execute("query-status", null).get("status").asText()).isEqualTo("running");
+            }
+        }
+    }
+
+    @Test
     void aHandoverLostOnTheWayKeepsTheSourceGuestPausedUntilCont() throws Exception {
         Path sock = dir.resolve("run.sock");
         Path srcStats = dir.resolve("src.json");

@@ -192,6 +192,12 @@ class ReplicationEndToEndTest {
                         e = c.awaitEvent("FERRY_REPLICATION", LONG);
                     } while ("seeding".equals(e.at("/data/status").asText()));
                     assertThat(e.at("/data/status").asText()).as(e.toString()).isEqualTo("protecting");
+                    // A stopped guest stays stopped: the checkpoints' pauses and resumes do not undo the user's.
+                    c.execute("stop", null);
+                    Thread.sleep(600); // several 100 ms checkpoints
+                    assertThat(c.execute("query-status", null).get("status").asText()).isEqualTo("paused");
+                    c.execute("cont", null);
+                    assertThat(c.execute("query-status", null).get("status").asText()).isEqualTo("running");
                 }
                 assertThat(primary.exit(LONG)).as(primary.output()).isZero();
             }

@@ -6,6 +6,7 @@ package dev.ferry.control;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.ferry.guest.Guest;
+import dev.ferry.guest.PauseHolds;
 import dev.ferry.memory.Pages;
 import dev.ferry.policy.Policies;
 import dev.ferry.policy.PrecopyPolicy;
@@ -48,10 +49,19 @@ public final class GuestController {
     }
 
     public static final Duration COMPLETION_TIMEOUT = Duration.ofSeconds(60);
+    /** The holders of the guest's pause this controller uses (see {@link PauseHolds}). */
+    public static final String USER = "user";
+    public static final String MIGRATION = "migration";
     private static final Set<String> CAPABILITIES = Set.of("xbzrle", "auto-converge", "pause-before-switchover",
             "mapped-ram", "events");
 
+    private final PauseHolds holds;
+    /** The guest itself, for its state; pausing and resuming go through a holder's view. */
     private final Guest guest;
+    /** The guest as {@code stop} and {@code cont} pause and resume it. */
+    private final Guest user;
+    /** The guest as this controller's migrations pause and resume it. */
+    private final Guest migration;
     private final Targets targets;
     private final MigrationParameters params;
     private final Map<String, Boolean> capabilities = new LinkedHashMap<>();
@@ -77,9 +87,16 @@ public final class GuestController {
     private record DirtyRate(String status, long startMillis, Duration calcTime, DirtyRateMeasurement result) {
     }
 
-    public GuestController(Guest guest, Targets targets, MigrationParameters params, PrecopyPolicy policy,
+    /**
+     * A controller of the running guest of {@code holds}: its {@code stop} and {@code cont} take and release the
+     * "user" hold, its migrations the "migration" hold.
+     */
+    public GuestController(PauseHolds holds, Targets targets, MigrationParameters params, PrecopyPolicy policy,
             String policySpec) {
-        this.guest = guest;
+        this.holds = holds;
+        this.guest = holds.guest();
+        this.user = holds.holder(USER);
+        this.migration = holds.holder(MIGRATION);
         this.targets = targets;
         this.params = params;
         this.policy = policy;
@@ -172,7 +189,7 @@ public final class GuestController {
             finished.add(new Finished(new PrecopyLoop.Outcome(Status.FAILED, m), stats, uri));
             throw QmpError.generic(m);
         }
-        PrecopyLoop loop = new PrecopyLoop(guest, sink, p, params, stats, new Events(), streamCaps,
+        PrecopyLoop loop = new PrecopyLoop(migration, sink, p, params, stats, new Events(keepRunning), streamCaps,
                 COMPLETION_TIMEOUT);
         if (keepRunning) {
             loop.switchover((g, s) -> {
@@ -198,11 +215,13 @@ public final class GuestController {
             }
             synchronized (this) {
                 job = null;
-                if (o.completed() && guest.isPaused()) {
+                if (o.completed() && !keepRunning) {
                     migratedAway = true;
                     handoverUnconfirmed = o.handoverUnconfirmed();
                 }
             }
+            // Only now, the target closed and the job gone: a client told the migration ended may start the next.
+            emitStatus(o.status());
             finished.add(new Finished(o, stats, uri));
         });
     }
@@ -256,6 +275,13 @@ public final class GuestController {
     }
 
     private final class Events implements PrecopyLoop.Listener {
+        /** A snapshot's: the guest goes on here once it completes. */
+        private final boolean keepRunning;
+
+        Events(boolean keepRunning) {
+            this.keepRunning = keepRunning;
+        }
+
         @Override
         public void onIteration(IterationStats it) {
             QmpServer q = server;
@@ -269,10 +295,12 @@ public final class GuestController {
 
         @Override
         public void onStatus(Status s) {
-            if (s == Status.COMPLETED && guest.isPaused()) {
+            if (s == Status.COMPLETED && !keepRunning) {
                 migratedAway = true; // handed over (a snapshot that keeps the guest running is not)
             }
-            emitStatus(s);
+            if (!s.terminal()) {
+                emitStatus(s); // the end is told once the migration's thread has cleaned up
+            }
             listener.onStatus(s);
         }
     }
@@ -299,8 +327,10 @@ public final class GuestController {
             if (migratedAway) {
                 throw QmpError.generic("The guest has been migrated already: it runs elsewhere now");
             }
-            if (!guest.isPaused()) {
-                guest.pause();
+            boolean wasRunning = !guest.isPaused();
+            // The user's hold: a migration or checkpoint that pauses and resumes the guest meanwhile leaves it stopped.
+            user.pause();
+            if (wasRunning) {
                 s.emit("STOP", null);
             }
             return null;
@@ -312,7 +342,7 @@ public final class GuestController {
                     // The operator checked: the destination did not take the guest over. It runs here again.
                     migratedAway = false;
                     handoverUnconfirmed = false;
-                    guest.resume();
+                    holds.releaseAll();
                     s.emit("RESUME", null);
                     return null;
                 }
@@ -320,14 +350,17 @@ public final class GuestController {
             if (migratedAway) {
                 throw QmpError.generic("The guest has been migrated already: it runs elsewhere now");
             }
-            Job j = job;
-            if (j != null && (j.stats().status() == Status.DEVICE || j.stats().status() == Status.PRE_SWITCHOVER)) {
-                throw QmpError.generic("The migration holds the guest paused for the switchover; use"
-                        + " migrate-continue or migrate_cancel");
-            }
-            if (guest.isPaused()) {
-                guest.resume();
-                s.emit("RESUME", null);
+            synchronized (holds) {
+                // Checked under the holds' lock, so a switchover cannot begin between the check and the release.
+                if (holds.heldBy(MIGRATION)) {
+                    throw QmpError.generic("The migration holds the guest paused for the switchover; use"
+                            + " migrate-continue or migrate_cancel");
+                }
+                boolean stopped = holds.heldBy(USER);
+                user.resume(); // a checkpoint's pause, if one holds the guest now, ends by itself
+                if (stopped) {
+                    s.emit("RESUME", null);
+                }
             }
             return null;
         });

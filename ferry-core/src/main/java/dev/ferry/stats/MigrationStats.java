@@ -29,6 +29,11 @@ public final class MigrationStats {
         Status(String label) {
             this.label = label;
         }
+
+        /** Whether the migration has ended: completed, failed or cancelled. */
+        public boolean terminal() {
+            return this == COMPLETED || this == FAILED || this == CANCELLED;
+        }
     }
 
     private final long startNanos = System.nanoTime();
@@ -97,7 +102,7 @@ public final class MigrationStats {
         if (s == Status.ACTIVE && setupNanos < 0) {
             setupNanos = System.nanoTime() - startNanos;
         }
-        if (s == Status.COMPLETED || s == Status.FAILED || s == Status.CANCELLED) {
+        if (s.terminal()) {
             endNanos = System.nanoTime();
         }
     }

@@ -6,6 +6,7 @@ package dev.ferry.precopy;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.ferry.guest.Guest;
+import dev.ferry.guest.PauseHolds;
 import dev.ferry.guest.inprocess.InProcessConfig;
 import dev.ferry.guest.inprocess.InProcessGuest;
 import dev.ferry.incoming.IncomingStats;
@@ -96,12 +97,15 @@ class PrecopyLoopTest {
         Duration completionTimeout = Duration.ofSeconds(10);
         /** The loop, once {@link #migrate} made it (a destination may act on it). */
         volatile PrecopyLoop loop;
+        /** The guest as the loop sees it: the guest itself, or a holder's view of it. */
+        Guest migrating;
 
         Run(String workload) throws InterruptedException {
             guest = InProcessGuest.create(new InProcessConfig(RAM, 2, workload, 3, 0));
             guest.resume();
             Thread.sleep(100);
             stats = new MigrationStats(guest.ramSize(), 4096);
+            migrating = guest;
         }
 
         Run migrate(PrecopyPolicy policy, MigrationParameters params, int capabilities, Destination destination)
@@ -119,7 +123,7 @@ class PrecopyLoopTest {
                 ByteChannel ch = peerTimeout == null ? socket
                         : new WatchedChannel(socket, "test destination", peerTimeout).watchReads(false);
                 try (StreamSink sink = new StreamSink(ch, ch, "test destination")) {
-                    loop = new PrecopyLoop(guest, sink, policy, params, stats, null, capabilities,
+                    loop = new PrecopyLoop(migrating, sink, policy, params, stats, null, capabilities,
                             completionTimeout);
                     outcome = loop.run();
                 }
@@ -167,6 +171,45 @@ class PrecopyLoopTest {
             assertThat((Long) ram.get("duplicate")).isGreaterThan(1000);
             assertThat(r.stats.iterations().get(0).phase()).isEqualTo("bulk");
             assertThat(r.stats.iterations().getLast().phase()).isEqualTo("stop-and-copy");
+        }
+    }
+
+    /**
+     * A user who stops and resumes the guest over and over while it migrates (QMP {@code stop} and {@code cont}) must
+     * not resume it during the switchover: the final copy would then miss what it wrote, and it would run on here
+     * while the destination starts its copy.
+     */
+    @Test
+    void stopAndContDuringTheMigrationNeverResumeTheGuestInItsSwitchover() throws Exception {
+        for (int i = 0; i < 5; i++) {
+            try (Run r = new Run("memtest,start=1M,end=12M")) {
+                PauseHolds holds = new PauseHolds(r.guest);
+                r.migrating = holds.holder("migration");
+                Guest user = holds.holder("user");
+                java.util.concurrent.atomic.AtomicBoolean done = new java.util.concurrent.atomic.AtomicBoolean();
+                Thread toggler = Thread.ofPlatform().start(() -> {
+                    while (!done.get()) {
+                        user.pause();
+                        user.resume();
+                    }
+                });
+                try {
+                    r.migrate(new DowntimePolicy(), new MigrationParameters(), 0,
+                            loader(StreamFormat.KNOWN_CAPABILITIES));
+                    Thread.sleep(20); // the toggler goes on after the handover
+                } finally {
+                    done.set(true);
+                    toggler.join();
+                }
+                assertThat(r.outcome.status()).as(r.outcome.message()).isEqualTo(Status.COMPLETED);
+                assertThat(r.guest.isPaused()).as("migration %d: the source stays handed over", i).isTrue();
+                Guest dst = r.received.guest();
+                for (int b = 0; b < RAM.length; b++) {
+                    assertThat(r.guest.ramBlocks().get(b).memory().mismatch(dst.ramBlocks().get(b).memory()))
+                            .as("migration %d, block %d", i, b).isEqualTo(-1);
+                }
+                assertThat(dst.counters()).isEqualTo(r.guest.counters());
+            }
         }
     }
 
