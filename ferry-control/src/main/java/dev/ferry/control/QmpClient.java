@@ -19,8 +19,17 @@ import java.util.concurrent.TimeUnit;
 public final class QmpClient implements AutoCloseable {
     private final SocketChannel channel;
     private final OutputStream out;
+    /**
+     * Events kept for {@link #nextEvent} and {@link #awaitEvent}: a caller that never asks for them (one that only
+     * executes commands) must not make a long-lived client grow without bound, so past this many the oldest go.
+     */
+    public static final int EVENT_BACKLOG = 4096;
+    /** Replies waiting for their command: more than this and the peer answers what was never asked. */
+    private static final int REPLY_BACKLOG = 64;
+
     private final BlockingQueue<JsonNode> replies = new LinkedBlockingQueue<>();
-    private final BlockingQueue<JsonNode> events = new LinkedBlockingQueue<>();
+    private final BlockingQueue<JsonNode> events = new LinkedBlockingQueue<>(EVENT_BACKLOG);
+    private volatile long droppedEvents;
     private final Thread reader;
     private final JsonNode greeting;
     private volatile IOException failure;
@@ -38,7 +47,20 @@ public final class QmpClient implements AutoCloseable {
             try {
                 MessageReader in = new MessageReader(Channels.newInputStream(channel));
                 for (JsonNode m = in.next(); m != null; m = in.next()) {
-                    (m.has("event") ? events : replies).add(m);
+                    if (m.has("event")) {
+                        while (!events.offer(m)) {
+                            events.poll();
+                            droppedEvents++; // the reader is the only writer
+                        }
+                    } else if (replies.size() >= REPLY_BACKLOG) {
+                        // Whoever waits next gets the failure below, not an answer meant for no command of theirs.
+                        replies.clear();
+                        channel.close();
+                        throw new IOException("sent more than " + REPLY_BACKLOG + " answers to commands it was"
+                                + " not sent");
+                    } else {
+                        replies.add(m);
+                    }
                 }
                 failure = new IOException("the control socket closed the connection");
             } catch (IOException | RuntimeException e) {
@@ -190,6 +212,11 @@ public final class QmpClient implements AutoCloseable {
             throw new QmpError(r.at("/error/class").asText(), r.at("/error/desc").asText());
         }
         return r.get("return");
+    }
+
+    /** How many events were dropped, oldest first, because more than {@link #EVENT_BACKLOG} waited to be read. */
+    public long droppedEvents() {
+        return droppedEvents;
     }
 
     /** The next event, or null after {@code timeout}. */

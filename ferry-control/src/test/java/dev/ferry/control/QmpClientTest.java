@@ -113,6 +113,39 @@ class QmpClientTest {
     }
 
     @Test
+    void eventsNobodyReadsAreKeptUpToTheBacklogNewestFirst() throws Exception {
+        int sent = QmpClient.EVENT_BACKLOG + 1000;
+        StringBuilder flood = new StringBuilder();
+        for (int i = 0; i < sent; i++) {
+            flood.append("{\"event\": \"MIGRATION_PASS\", \"data\": {\"pass\": ").append(i).append("}}\r\n");
+        }
+        ControlAddress a = answering(flood + "{\"return\": {}}\r\n");
+        try (QmpClient c = QmpClient.connect(a, Duration.ofSeconds(10))) {
+            // The answer comes after every event, so by now the reader has queued (or dropped) them all.
+            c.execute("query-status", null);
+            assertThat(c.droppedEvents()).isEqualTo(1000);
+            assertThat(c.nextEvent(Duration.ofSeconds(1)).at("/data/pass").asInt()).isEqualTo(1000);
+        }
+    }
+
+    @Test
+    void endlessAnswersToCommandsNeverSentEndTheConnection() throws Exception {
+        ControlAddress a = answering("{\"return\": {}}\r\n".repeat(100));
+        try (QmpClient c = QmpClient.connect(a, Duration.ofSeconds(10))) {
+            assertTimeoutPreemptively(Duration.ofSeconds(10), () -> {
+                // Answers the first command with one of the flood; by the second, the flood has ended the connection.
+                Thread.sleep(500);
+                assertThatThrownBy(() -> {
+                    for (int i = 0; i < 100; i++) {
+                        c.execute("query-status", null);
+                    }
+                }).isInstanceOf(java.io.IOException.class)
+                        .hasMessageContaining("sent more than 64 answers to commands it was not sent");
+            });
+        }
+    }
+
+    @Test
     void aSocketThatClosesIsSeenClosed() throws Exception {
         ControlAddress a = fake((ch, in) -> {
             send(ch, GREETING);
