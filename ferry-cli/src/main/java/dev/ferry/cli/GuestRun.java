@@ -39,6 +39,23 @@ final class GuestRun {
     }
 
     /**
+     * {@link #awaitPort}, and for a guest whose port cannot be opened, tells {@code err} so as {@code command} (a
+     * line naming the address), stops the guest and records the reason as {@code device-error} in {@code report}.
+     * True if the guest serves its clients (or has none to serve).
+     */
+    static boolean portOpens(Guest guest, String command, PrintStream err, Map<String, Object> report)
+            throws InterruptedException {
+        String cannot = awaitPort(guest);
+        if (cannot == null) {
+            return true;
+        }
+        err.println("ferry " + command + ": " + cannot + "; the guest cannot serve its clients and is stopped");
+        guest.pause();
+        report.put("device-error", cannot);
+        return false;
+    }
+
+    /**
      * Lets {@code guest} (already resumed) run for {@code runFor}, or until {@code interrupted} when it is null;
      * pauses it; records its counters as {@code workload-at-exit} and, with {@code verify}, its memory check as
      * {@code verify} in {@code report}. Returns {@link Main#OK}, or {@link Main#CHECK_FAILED} if the check failed.

@@ -124,13 +124,8 @@ public final class RestoreCommand implements Callable<Integer> {
             running = guest;
             out.printf("guest resumed: %s of RAM, %s%n", Units.bytes(guest.ramSize()), guest.counters());
             out.flush();
-            String cannot = GuestRun.awaitPort(guest);
-            if (cannot != null) {
-                // The snapshot file is still there to restore once the port is free.
-                err.println("ferry restore: " + cannot + "; the guest cannot serve its clients and is stopped");
-                guest.pause();
-                report.put("device-error", cannot);
-                return finish(report, stats, Main.ERROR);
+            if (!GuestRun.portOpens(guest, "restore", err, report)) {
+                return finish(report, stats, Main.ERROR); // the snapshot is still there, to restore once it is free
             }
             int status = GuestRun.runThenCheck(guest, runFor, interrupted, verify, report, out);
             return finish(report, stats, status);

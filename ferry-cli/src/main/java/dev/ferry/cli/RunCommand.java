@@ -183,12 +183,8 @@ public final class RunCommand implements Callable<Integer> {
             out.printf("guest running: %s of RAM, workload %s on %d vCPU(s)%n", Units.bytes(guest.ramSize()),
                     guestOptions.workload, guestOptions.vcpus);
             out.flush();
-            String cannot = GuestRun.awaitPort(guest);
-            if (cannot != null) {
+            if (!GuestRun.portOpens(guest, "run", err, report)) {
                 // As QEMU will not start with a host forwarding it cannot set up: nothing runs yet to lose.
-                err.println("ferry run: " + cannot + "; the guest cannot serve its clients and is stopped");
-                guest.pause();
-                report.put("device-error", cannot);
                 return finish(guest, report, null, Main.ERROR);
             }
             if (replicationOptions.replicateTo != null) {
