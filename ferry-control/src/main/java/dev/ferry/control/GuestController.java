@@ -350,17 +350,15 @@ public final class GuestController {
             if (migratedAway) {
                 throw QmpError.generic("The guest has been migrated already: it runs elsewhere now");
             }
-            synchronized (holds) {
-                // Checked under the holds' lock, so a switchover cannot begin between the check and the release.
-                if (holds.heldBy(MIGRATION)) {
-                    throw QmpError.generic("The migration holds the guest paused for the switchover; use"
-                            + " migrate-continue or migrate_cancel");
-                }
-                boolean stopped = holds.heldBy(USER);
-                user.resume(); // a checkpoint's pause, if one holds the guest now, ends by itself
-                if (stopped) {
-                    s.emit("RESUME", null);
-                }
+            boolean stopped = holds.heldBy(USER);
+            // One step, so a switchover cannot begin between the check and the release. A checkpoint's pause, if
+            // one holds the guest now, ends by itself.
+            if (!holds.releaseUnlessHeldBy(USER, MIGRATION)) {
+                throw QmpError.generic("The migration holds the guest paused for the switchover; use"
+                        + " migrate-continue or migrate_cancel");
+            }
+            if (stopped) {
+                s.emit("RESUME", null);
             }
             return null;
         });

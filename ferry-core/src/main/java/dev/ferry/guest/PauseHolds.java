@@ -49,6 +49,18 @@ public final class PauseHolds {
     }
 
     /**
+     * Releases {@code name}'s hold unless {@code other} holds the guest, in one step, so that {@code other} cannot
+     * take its hold between a check and the release. False, and nothing changed, if {@code other} holds it.
+     */
+    public synchronized boolean releaseUnlessHeldBy(String name, String other) {
+        if (holders.contains(other)) {
+            return false;
+        }
+        release(name);
+        return true;
+    }
+
+    /**
      * Drops every hold and resumes the guest: for an operator who has checked that nothing else runs it (an
      * unconfirmed handover's migration holds the guest for good otherwise).
      */

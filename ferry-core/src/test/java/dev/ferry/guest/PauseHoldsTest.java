@@ -32,7 +32,9 @@ class PauseHoldsTest {
             assertThat(g.isPaused()).isTrue();
             assertThat(holds.holders()).isEqualTo(Set.of("user"));
             migration.pause();
-            user.resume(); // a cont while the switchover holds the guest: it stays paused
+            assertThat(holds.releaseUnlessHeldBy("user", "migration")).isFalse(); // cont refused: nothing changes
+            assertThat(holds.holders()).containsExactlyInAnyOrder("user", "migration");
+            user.resume(); // a release during the switchover: the guest stays paused
             assertThat(g.isPaused()).isTrue();
             assertThat(holds.heldBy("migration")).isTrue();
             assertThat(holds.heldBy("user")).isFalse();
