@@ -39,8 +39,8 @@ final class GuestRun {
     }
 
     /**
-     * {@link #awaitPort}, and for a guest whose port cannot be opened, tells {@code err} so as {@code command} (a
-     * line naming the address), stops the guest and records the reason as {@code device-error} in {@code report}.
+     * {@link #awaitPort}; for a guest whose port cannot be opened, prints one line naming the address to {@code err}
+     * ({@code ferry COMMAND: ...}), stops the guest and records the reason as {@code device-error} in {@code report}.
      * True if the guest serves its clients (or has none to serve).
      */
     static boolean portOpens(Guest guest, String command, PrintStream err, Map<String, Object> report)
