@@ -4,6 +4,7 @@
 package dev.ferry.cli.bench;
 
 import dev.ferry.memory.MachineMemory;
+import dev.ferry.util.FileErrors;
 import dev.ferry.util.Units;
 import dev.ferry.xbzrle.XbzrleCodec;
 import java.io.BufferedOutputStream;
@@ -15,7 +16,6 @@ import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.nio.channels.FileChannel;
-import java.nio.file.AccessDeniedException;
 import java.nio.file.FileSystemException;
 import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
@@ -245,19 +245,10 @@ public final class XbzrleBenchCommand implements Callable<Integer> {
         }
     }
 
-    /**
-     * What went wrong, for a line that already names the file: a file-system exception's message is often the
-     * path alone (NoSuchFileException, AccessDeniedException), which says nothing after it.
-     */
+    /** What went wrong, for a line that already names the file (a file-system exception's message is the path). */
     static String reason(IOException e) {
-        if (e instanceof NoSuchFileException) {
-            return "no such file or directory";
-        }
-        if (e instanceof AccessDeniedException) {
-            return "permission denied";
-        }
-        if (e instanceof FileSystemException f && f.getReason() != null) {
-            return f.getReason();
+        if (e instanceof FileSystemException f) {
+            return FileErrors.reason(f);
         }
         return e.getMessage() != null ? e.getMessage() : e.toString();
     }
