@@ -25,6 +25,7 @@ import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.channels.WritableByteChannel;
 import java.util.List;
+import java.util.concurrent.TimeUnit;
 import java.util.zip.CRC32C;
 
 /**
@@ -44,6 +45,9 @@ public final class Standby {
     /** How replication ended: with a guest to resume (failover), or without. */
     public record Outcome(Guest guest, boolean failover, long committed, String reason) {
     }
+
+    /** How long a refused primary is given to finish sending before the connection is closed on it. */
+    private static final long DRAIN_NANOS = TimeUnit.SECONDS.toNanos(10);
 
     private final FrameReader in;
     private final WritableByteChannel replies;
@@ -263,10 +267,21 @@ public final class Standby {
         try {
             new CheckpointRecords.Nack(k, reason).write(reply);
             write(reply.finish());
+            // The primary reads answers only after it has sent the whole checkpoint. Let it finish (it closes once it
+            // has read the NACK) rather than close on unread data: that resets the connection, and the reset can
+            // destroy the NACK and its reason before the primary reads them.
+            in.discardRest(rejectedCheckpointLimit(), System.nanoTime() + DRAIN_NANOS);
         } catch (IOException | RuntimeException ignored) {
             // the primary may be gone too
         }
         return end("checkpoint " + k + " refused: " + reason + "; keeping checkpoint " + committed);
+    }
+
+    /** The most a checkpoint can still send: each of the guest's pages once, in full frames, and the largest state. */
+    private long rejectedCheckpointLimit() {
+        long frames = guestPages / StreamFormat.MAX_RECORDS + 1;
+        return guestPages * (StreamFormat.RECORD_HEADER + Pages.SIZE)
+                + frames * (StreamFormat.FRAME_OVERHEAD + StreamFormat.PAGES_HEADER) + 2L * StreamFormat.MAX_PAYLOAD;
     }
 
     private Outcome end(String reason) {

@@ -233,6 +233,29 @@ public final class FrameReader {
     }
 
     /**
+     * Reads and throws away what the peer still sends, until it closes the connection, {@code limit} bytes have gone or
+     * {@code deadlineNanos} ({@link System#nanoTime}) has passed; a peer that sends nothing at all is bounded by the
+     * channel's own timeout. For a side that has refused the stream and told the peer why: closing a TCP socket with
+     * unread data makes the kernel reset the connection, and the reset can destroy that answer before a peer that is
+     * still writing reads it. Returns whether the peer closed the connection (false if a limit came first). Reuses the
+     * frame buffer: the current frame is gone after this.
+     */
+    public boolean discardRest(long limit, long deadlineNanos) throws IOException {
+        long discarded = 0;
+        while (discarded < limit && System.nanoTime() - deadlineNanos < 0) {
+            frame.clear();
+            frame.limit((int) Math.min(frame.capacity(), limit - discarded));
+            int n = channel.read(frame);
+            if (n < 0) {
+                return true;
+            }
+            discarded += n;
+            offset += n;
+        }
+        return false;
+    }
+
+    /**
      * Reads until {@code b} is full. Returns false if the stream ended first: at once when {@code cleanEndAllowed}
      * and nothing was read, otherwise (partial read) also false; the caller tells the two apart by position.
      */

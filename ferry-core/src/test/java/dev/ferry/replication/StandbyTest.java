@@ -127,7 +127,9 @@ class StandbyTest {
             }
         }
 
+        /** Closes the connection, as a primary does once it has read a NACK or dies, and waits for the standby. */
         Standby.Outcome outcome() throws Exception {
+            channel.close();
             return standby.get(30, TimeUnit.SECONDS);
         }
 
@@ -263,8 +265,7 @@ class StandbyTest {
     @Test
     void outOfOrderCheckpointIsAProtocolError() throws Exception {
         try (Pair p = new Pair()) {
-            // START alone: the standby refuses it and closes the connection, so pages written after it could meet a
-            // reset (and a reset can discard the NACK before it is read).
+            // START alone: the standby refuses it at once (the next test sends a whole checkpoint after it).
             FrameBuffer f = new FrameBuffer(1 << 10);
             new CheckpointRecords.Start(5, 1, p.primary.saveState().length).write(f);
             p.write(f.finish());
@@ -272,6 +273,32 @@ class StandbyTest {
             Standby.Outcome o = p.outcome();
             assertThat(o.failover()).isFalse();
             assertThat(o.reason()).contains("checkpoint 5 follows committed checkpoint 0");
+        }
+    }
+
+    @Test
+    void aRefusedPrimaryThatIsStillSendingReadsTheRefusalAndItsReason() throws Exception {
+        try (Pair p = new Pair()) {
+            // A primary reads the answer only after its whole checkpoint is out. The standby refuses at START; had
+            // it closed at once, the writes below (more than both sockets' buffers) would meet a reset instead.
+            FrameBuffer f = new FrameBuffer(1 << 10);
+            new CheckpointRecords.Start(7, 2048, p.primary.saveState().length).write(f);
+            p.write(f.finish());
+            PageBatch batch = new PageBatch();
+            for (int frame = 0; frame < 20; frame++) {
+                batch.begin(0, FrameType.CKPT_PAGES);
+                for (int page = 0; !batch.isFull(); page++) {
+                    batch.addNormal(page);
+                }
+                p.write(batch.finish());
+            }
+            assertThat(p.reply()).isEqualTo(FrameType.CKPT_NACK);
+            CheckpointRecords.Nack nack = CheckpointRecords.Nack.read(p.replies.payload());
+            assertThat(nack.checkpoint()).as("the one the standby expected").isEqualTo(1);
+            assertThat(nack.reason()).contains("checkpoint 7 follows committed checkpoint 0");
+            Standby.Outcome o = p.outcome();
+            assertThat(o.failover()).isFalse();
+            assertThat(o.reason()).contains("checkpoint 1 refused").contains("checkpoint 7 follows committed checkpoint 0");
         }
     }
 }
